@@ -1,0 +1,112 @@
+import type { ErrorCode } from './codes.ts';
+
+const kLifeline = Symbol.for('lifeline.error');
+const markers = new Map<string, symbol>();
+
+/** The `Symbol.for` marker of one error code: `Symbol.for('lifeline.error.<code>')`. */
+export function errorMarker(code: ErrorCode): symbol {
+  let marker = markers.get(code);
+  if (marker === undefined) {
+    marker = Symbol.for(`lifeline.error.${code}`);
+    markers.set(code, marker);
+  }
+  return marker;
+}
+
+export interface LifelineErrorOptions {
+  /** Whether trying the same call again may succeed and is safe. */
+  retryable?: boolean;
+  cause?: unknown;
+  /** The dependency the call went to (a client's `name`). */
+  service?: string;
+  /** Attempts made before this error was final. */
+  attempts?: number;
+  /** Milliseconds spent on the call in total. */
+  elapsedMs?: number;
+  /** How long the caller should wait before trying again, when known. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The base of every error Lifeline throws. `code` is stable; `retryable` says whether
+ * the same call may succeed if tried again *and* is safe to repeat. Recognise errors with
+ * the `is*` guards, which work across duplicate copies of the package (they check a
+ * `Symbol.for` marker, not `instanceof`).
+ *
+ * @example
+ * try { await client.get('/users/1'); }
+ * catch (error) {
+ *   if (isLifelineError(error, 'DEADLINE_EXCEEDED')) reply.code(504);
+ * }
+ */
+export class LifelineError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  service: string | undefined;
+  attempts: number | undefined;
+  elapsedMs: number | undefined;
+  retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: LifelineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.service = options.service;
+    this.attempts = options.attempts;
+    this.elapsedMs = options.elapsedMs;
+    this.retryAfterMs = options.retryAfterMs;
+    Object.defineProperty(this, kLifeline, { value: true });
+    Object.defineProperty(this, errorMarker(code), { value: true });
+  }
+
+  override get name(): string {
+    return 'LifelineError';
+  }
+
+  /** Plain JSON for logs and problem bodies (the cause is summarised, not nested whole). */
+  toJSON(): Record<string, unknown> {
+    const cause = this.cause;
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      service: this.service,
+      attempts: this.attempts,
+      elapsedMs: this.elapsedMs,
+      retryAfterMs: this.retryAfterMs,
+      cause: cause instanceof Error ? { name: cause.name, message: cause.message } : cause,
+    };
+  }
+}
+
+/**
+ * True when `error` is a Lifeline error (from any copy of the package), optionally of one
+ * code.
+ *
+ * @example
+ * if (isLifelineError(error, 'CIRCUIT_OPEN')) return fallback();
+ */
+export function isLifelineError(error: unknown, code?: ErrorCode): error is LifelineError {
+  if (typeof error !== 'object' || error === null) return false;
+  const marker = code === undefined ? kLifeline : errorMarker(code);
+  return (error as Record<symbol, unknown>)[marker] === true;
+}
+
+/**
+ * Builds an error without capturing a stack trace. For expected, frequent rejections
+ * (circuit open, bulkhead full, budget exhausted) where the stack is noise and its
+ * capture is the dominant cost.
+ *
+ * @example
+ * throw withoutStack(() => new LifelineError('CIRCUIT_OPEN', 'payment is open'));
+ */
+export function withoutStack<E extends Error>(build: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -1,0 +1,31 @@
+export { type Clock, systemClock, ManualClock } from './clock.ts';
+export { ErrorCode } from './codes.ts';
+export { LifelineError, type LifelineErrorOptions, isLifelineError, errorMarker, withoutStack } from './errors.ts';
+export { HttpStatusError, type ResponseHeaders } from './http-status-error.ts';
+export {
+  isDeadlineExceeded,
+  isAttemptTimeout,
+  isCircuitOpen,
+  isBulkheadRejected,
+  isRetryBudgetExhausted,
+  isNoEndpoints,
+  isHttpStatusError,
+  isConnectError,
+  isSocketError,
+  isAborted,
+} from './guards.ts';
+export { Deadline } from './deadline.ts';
+export { type Disposable, type Event, EventEmitter } from './event.ts';
+export type { ExecuteOptions, Policy, PolicyContext } from './policy.ts';
+export { sleep, abortError } from './sleep.ts';
+export { CoarseTimer, type CoarseTimerOptions, type TimerTask, timerFields } from './coarse-timer.ts';
+export {
+  checkNumber,
+  checkDuration,
+  checkInteger,
+  checkRatio,
+  checkFunction,
+  checkString,
+  checkObject,
+  checkOneOf,
+} from './validate.ts';

@@ -1,0 +1,28 @@
+import type { Deadline } from './deadline.ts';
+
+/** What a policy passes to the function it runs, and what callers pass to `execute`. */
+export interface ExecuteOptions {
+  /** Cancels the call. Policies stop waiting and stop retrying when it aborts. */
+  readonly signal?: AbortSignal | undefined;
+  /** The call must be done by then; policies never wait past it. */
+  readonly deadline?: Deadline | undefined;
+}
+
+/** The context a policy hands to the function it runs. */
+export interface PolicyContext extends ExecuteOptions {
+  /** 1 for the first attempt, 2 for the first retry, and so on. */
+  readonly attempt: number;
+}
+
+/**
+ * The contract every Lifeline policy implements: run `fn` under the policy, passing the
+ * cancellation signal and deadline through so that wrapped policies compose.
+ *
+ * @example
+ * const result = await retry.execute(({ attempt, deadline }) => callOnce(attempt, deadline), {
+ *   deadline: Deadline.after(5_000),
+ * });
+ */
+export interface Policy {
+  execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T>;
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { checkDuration, checkInteger, checkObject, checkOneOf, checkRatio } from './validate.ts';
+
+describe('option validation', () => {
+  it('names the option, the value and what is allowed', () => {
+    expect(() => checkRatio('retry.budget.ratio', 1.5)).toThrow(
+      new RangeError('lifeline: option `retry.budget.ratio` must be between 0 and 1, got 1.5'),
+    );
+    expect(() => checkDuration('timeout', -1)).toThrow(RangeError);
+    expect(() => checkDuration('timeout', Number.NaN)).toThrow(/`timeout` must be a number, got NaN/);
+    expect(() => checkDuration('timeout', '10')).toThrow(TypeError);
+    expect(() => checkDuration('timeout', Infinity)).toThrow(/finite/);
+    expect(checkDuration('timeout', Infinity, true)).toBe(Infinity);
+    expect(() => checkInteger('retry.maxAttempts', 2.5)).toThrow(/must be an integer, got 2.5/);
+    expect(() => checkInteger('retry.maxAttempts', 0)).toThrow(/must be >= 1, got 0/);
+    expect(() => checkObject('retry', 3)).toThrow(/`retry` must be an object, got 3/);
+    expect(() => checkOneOf('jitter', 'half', ['full', 'none'])).toThrow(/one of "full", "none", got "half"/);
+    expect(checkRatio('r', 0)).toBe(0);
+  });
+});
