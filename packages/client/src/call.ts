@@ -1,0 +1,196 @@
+import {
+  Deadline,
+  isLifelineError,
+  LifelineError,
+  type Clock,
+  type CoarseTimer,
+  type ExecuteOptions,
+  type PolicyContext,
+  type TimerTask,
+} from '@lifeline/core';
+import type { RetryPolicy } from '@lifeline/retry';
+import type { Dispatcher } from 'undici';
+import { Attempt, heldAttemptOf } from './attempt.ts';
+import { CallController } from './call-controller.ts';
+import { mapNetworkError } from './map-error.ts';
+
+/** undici's parsed header object. */
+type HttpHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2];
+
+/** What a call needs from its owner, resolved once at construction. @internal */
+export interface CallSettings {
+  readonly service: string;
+  readonly retry: RetryPolicy;
+  readonly attemptTimeout: number;
+  readonly timer: CoarseTimer;
+  readonly clock: Clock;
+}
+
+const PENDING = 0;
+const COMMITTED = 1;
+const DONE = 2;
+
+/**
+ * One logical call: attempts under the retry policy, a total deadline and a per-attempt
+ * timeout, and exactly one outcome delivered to the downstream undici handler — the
+ * client's response collector, or fetch's / undici.request's own handler when used as an
+ * interceptor.
+ *
+ * Deadlines cost no timer and no AbortSignal per call: the call is its own entry in the
+ * owner's {@link CoarseTimer}, scheduled at the attempt's end (min(attempt timeout,
+ * deadline)) until response headers arrive and at the total deadline while the body is
+ * read, and cancelled on completion. Nothing is aborted on success.
+ *
+ * @internal
+ */
+export class Call implements TimerTask, ExecuteOptions {
+  timerAt = 0;
+  timerNext: TimerTask | null = null;
+  timerPrev: TimerTask | null = null;
+  timerSlot = -1;
+
+  readonly deadline: Deadline;
+  readonly signal: AbortSignal | undefined;
+  /** Whether the method (or an Idempotency-Key) makes repeating the call safe. */
+  readonly idempotent: boolean;
+  readonly service: string;
+  attempts = 0;
+  /** Called once when the call has its outcome. */
+  onSettled: ((call: Call) => void) | undefined;
+
+  readonly #settings: CallSettings;
+  readonly #dispatch: Dispatcher.Dispatch;
+  readonly #options: Dispatcher.DispatchOptions;
+  readonly #downstream: Dispatcher.DispatchHandler;
+  readonly #controller: CallController;
+  readonly #canRetry: boolean;
+  readonly #replayable: boolean;
+  readonly #startedAt: number;
+  #state = PENDING;
+  #attempt: Attempt | null = null;
+  #attemptEndsAt = Infinity;
+  #abortReason: Error | null = null;
+
+  constructor(
+    settings: CallSettings,
+    dispatch: Dispatcher.Dispatch,
+    options: Dispatcher.DispatchOptions,
+    downstream: Dispatcher.DispatchHandler,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    idempotent: boolean,
+    replayable: boolean,
+  ) {
+    this.#settings = settings;
+    this.service = settings.service;
+    this.#dispatch = dispatch;
+    this.#options = options;
+    this.#downstream = downstream;
+    this.deadline = deadline;
+    this.signal = signal;
+    this.idempotent = idempotent;
+    this.#replayable = replayable;
+    this.#canRetry = idempotent && replayable;
+    this.#startedAt = settings.clock.now();
+    this.#controller = new CallController((reason) => this.abort(reason));
+  }
+
+  start(): void {
+    this.#downstream.onRequestStart?.(this.#controller, {});
+    this.#settings.retry.execute((context) => this.#startAttempt(context), this).then(undefined, (error: unknown) => {
+      this.#onGiveUp(error);
+    });
+  }
+
+  /** Ends the call now with `reason` (the caller's abort, or the client being destroyed). */
+  abort(reason: Error): void {
+    if (this.#state === DONE || this.#abortReason !== null) return;
+    this.#abortReason = reason;
+    this.#attempt?.abort(reason);
+  }
+
+  /** The total deadline or the attempt timeout has passed. */
+  onTimer(): void {
+    const attempt = this.#attempt;
+    if (attempt === null || this.#state === DONE) return;
+    const total = this.#state === COMMITTED || this.#attemptEndsAt >= this.deadline.at;
+    attempt.abort(
+      total
+        ? new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false })
+        : new LifelineError('ATTEMPT_TIMEOUT', `${this.service}: attempt timed out`, { retryable: this.#canRetry }),
+    );
+  }
+
+  /** Classifies an undici error for this call. */
+  classify(error: Error): unknown {
+    return mapNetworkError(error, this.#canRetry, this.#replayable);
+  }
+
+  commit(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText: string): void {
+    this.#state = COMMITTED;
+    this.#controller.target = controller;
+    // Headers are in: from now on only the total deadline bounds the body.
+    this.#settings.timer.schedule(this, this.deadline.at);
+    this.#downstream.onResponseStart?.(this.#controller, status, headers as HttpHeaders, statusText);
+  }
+
+  data(chunk: Buffer): void {
+    this.#downstream.onResponseData?.(this.#controller, chunk);
+  }
+
+  end(trailers: Record<string, string | string[] | undefined>): void {
+    this.#settle();
+    this.#downstream.onResponseEnd?.(this.#controller, trailers as HttpHeaders);
+  }
+
+  fail(error: unknown): void {
+    if (this.#state === DONE) return;
+    this.#settle();
+    this.#downstream.onResponseError?.(this.#controller, this.#decorate(error));
+  }
+
+  #startAttempt(context: PolicyContext): Promise<Attempt> {
+    this.#attempt?.discard();
+    if (this.#abortReason !== null) return Promise.reject(this.#abortReason);
+    if (this.deadline.expired) {
+      return Promise.reject(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
+    }
+    const settings = this.#settings;
+    this.attempts = context.attempt;
+    const attempt = new Attempt(this, this.#canRetry && context.attempt < settings.retry.maxAttempts);
+    this.#attempt = attempt;
+    this.#attemptEndsAt = Math.min(settings.clock.now() + settings.attemptTimeout, this.deadline.at);
+    settings.timer.schedule(this, this.#attemptEndsAt);
+    try {
+      this.#dispatch(this.#options, attempt);
+    } catch (error) {
+      attempt.onResponseError(null, error as Error);
+    }
+    return attempt.promise;
+  }
+
+  /** The policy stopped: replay the last response if there is one, else report the error. */
+  #onGiveUp(error: unknown): void {
+    if (this.#state !== PENDING) return;
+    const held = heldAttemptOf(error);
+    if (held !== undefined && held === this.#attempt && this.#abortReason === null && held.replay()) return;
+    held?.discard();
+    this.fail(error);
+  }
+
+  #settle(): void {
+    this.#state = DONE;
+    this.#settings.timer.cancel(this);
+    this.onSettled?.(this);
+  }
+
+  #decorate(error: unknown): Error {
+    if (isLifelineError(error)) {
+      error.service ??= this.service;
+      error.attempts = this.attempts;
+      error.elapsedMs = Math.round(this.#settings.clock.now() - this.#startedAt);
+      return error;
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}

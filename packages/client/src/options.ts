@@ -1,0 +1,135 @@
+import {
+  checkDuration,
+  checkInteger,
+  checkObject,
+  checkString,
+  type Clock,
+  type Deadline,
+} from '@lifeline/core';
+import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+/** The subset of a pino logger the client uses (pino's own signature). */
+export interface Logger {
+  warn(object: object, message: string): void;
+  info(object: object, message: string): void;
+}
+
+export interface ClientOptions {
+  /** The dependency's name, as errors, logs and metrics call it (`payment`). */
+  name: string;
+  /** Origin, optionally with a path prefix: `http://payment:8080/v1`. */
+  baseUrl: string | URL;
+  /** Total deadline of a call, retries and body included, ms. Default 10 000. */
+  timeout?: number;
+  /** Limit on one attempt, until response headers, ms; never beyond the remaining deadline. Default 2 000. */
+  attemptTimeout?: number;
+  /** The retry policy, its options, or `false` for a single attempt. Default: 3 attempts in a 20 % budget. */
+  retry?: RetryPolicy | RetryPolicyOptions | false;
+  /** Headers sent on every request. */
+  headers?: Record<string, string>;
+  /** Throw `HTTP_STATUS` for a final status >= 400 instead of returning the response. Default true. */
+  throwOnHttpError?: boolean;
+  /** Connections in the pool (undici `Pool` `connections`). Default: unlimited. */
+  connections?: number;
+  /** HTTP/1.1 pipelining depth. Default 1. */
+  pipelining?: number;
+  /** Use this undici dispatcher instead of a pool of the client's own (it is not closed by `close()`). */
+  dispatcher?: Dispatcher;
+  /** A pino logger for state changes (retry budget exhausted, recovered). Never a line per request. */
+  logger?: Logger;
+  /** @internal For tests: the clock deadlines use. */
+  clock?: Clock;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'QUERY';
+
+export type QueryValue = string | number | boolean | undefined | readonly (string | number | boolean)[];
+
+export interface RequestOptions {
+  method?: HttpMethod;
+  /** Path after the base URL's prefix, starting with `/`. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string | string[] | undefined>;
+  /** A string or bytes can be sent again on a retry; a stream cannot, so a call with one is never retried. */
+  body?: string | Uint8Array | Readable | AsyncIterable<Uint8Array> | null;
+  /** A value to send as JSON (sets content-type). */
+  json?: unknown;
+  /**
+   * Marks a POST/PATCH as safe to retry: an Idempotency-Key is generated once for the call and
+   * sent, identical, on every attempt. GET, HEAD, PUT, DELETE, OPTIONS are idempotent already.
+   */
+  idempotent?: boolean;
+  /** Your own Idempotency-Key for this call (implies `idempotent`). */
+  idempotencyKey?: string;
+  /** Total deadline of this call, ms (overrides the client's). */
+  timeout?: number;
+  /** Per-attempt limit for this call, ms. */
+  attemptTimeout?: number;
+  /** An outer deadline (an inbound request's): the call uses the earlier of it and its timeout. */
+  deadline?: Deadline;
+  /** Cancels the call. */
+  signal?: AbortSignal;
+  throwOnHttpError?: boolean;
+}
+
+/** @internal */
+export interface ResolvedClientOptions {
+  name: string;
+  origin: string;
+  prefix: string;
+  timeout: number;
+  attemptTimeout: number;
+  retry: RetryPolicy;
+  headers: Record<string, string>;
+  throwOnHttpError: boolean;
+  connections: number | undefined;
+  pipelining: number | undefined;
+}
+
+/** Validates and resolves client options once, at construction. @internal */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  if (checkObject('options', options) === undefined) throw new TypeError('lifeline: createClient needs an options object');
+  const name = checkString('name', options.name);
+  let url: URL;
+  try {
+    url = new URL(options.baseUrl);
+  } catch {
+    throw new TypeError(`lifeline: option \`baseUrl\` must be an absolute http(s) URL, got ${JSON.stringify(String(options.baseUrl))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`lifeline: option \`baseUrl\` must use http: or https:, got ${JSON.stringify(url.protocol)}`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new TypeError(`lifeline: option \`baseUrl\` must not have a query or fragment, got ${JSON.stringify(url.href)}`);
+  }
+  const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
+  const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
+  if (timeout === 0 || attemptTimeout === 0) {
+    throw new RangeError(`lifeline: option \`${timeout === 0 ? 'timeout' : 'attemptTimeout'}\` must be > 0, got 0`);
+  }
+  const retryOption = options.retry;
+  let retry: RetryPolicy;
+  if (retryOption instanceof RetryPolicy) retry = retryOption;
+  else if (retryOption === false) retry = new RetryPolicy({ maxAttempts: 1, budget: false });
+  else retry = new RetryPolicy(checkObject('retry', retryOption) as RetryPolicyOptions | undefined);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(checkObject('headers', options.headers) ?? {})) {
+    if (typeof value !== 'string') throw new TypeError(`lifeline: option \`headers.${key}\` must be a string, got ${typeof value}`);
+    headers[key.toLowerCase()] = value;
+  }
+  return {
+    name,
+    origin: url.origin,
+    prefix: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    timeout,
+    attemptTimeout,
+    retry,
+    headers,
+    throwOnHttpError: options.throwOnHttpError ?? true,
+    connections: options.connections === undefined ? undefined : checkInteger('connections', options.connections),
+    pipelining: options.pipelining === undefined ? undefined : checkInteger('pipelining', options.pipelining),
+  };
+}

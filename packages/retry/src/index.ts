@@ -1,0 +1,24 @@
+export {
+  type Backoff,
+  ExponentialBackoff,
+  type ExponentialBackoffOptions,
+  DecorrelatedJitterBackoff,
+  type DecorrelatedJitterBackoffOptions,
+} from './backoff.ts';
+export { RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot } from './retry-budget.ts';
+export {
+  RetryPolicy,
+  type RetryPolicyOptions,
+  type RetryEvent,
+  type GiveUpEvent,
+  type GiveUpReason,
+} from './retry-policy.ts';
+export { isRetryable, isTransientStatus, isTransientNetworkError, isConnectFailure, errorCodeOf } from './classify.ts';
+export { parseRetryAfter } from './retry-after.ts';
+export {
+  parseRateLimit,
+  parseRateLimitPolicy,
+  rateLimitWaitMs,
+  type RateLimitPolicy,
+  type RateLimitState,
+} from './rate-limit.ts';
