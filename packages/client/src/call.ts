@@ -1,5 +1,6 @@
+import type {
+  Deadline} from '@lifeline/core';
 import {
-  Deadline,
   isLifelineError,
   LifelineError,
   type Clock,
@@ -13,9 +14,6 @@ import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
 import { mapNetworkError } from './map-error.ts';
-
-/** undici's parsed header object. */
-type HttpHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2];
 
 /** What a call needs from its owner, resolved once at construction. @internal */
 export interface CallSettings {
@@ -131,7 +129,7 @@ export class Call implements TimerTask, ExecuteOptions {
     this.#controller.target = controller;
     // Headers are in: from now on only the total deadline bounds the body.
     this.#settings.timer.schedule(this, this.deadline.at);
-    this.#downstream.onResponseStart?.(this.#controller, status, headers as HttpHeaders, statusText);
+    this.#downstream.onResponseStart?.(this.#controller, status, headers, statusText);
   }
 
   data(chunk: Buffer): void {
@@ -140,7 +138,7 @@ export class Call implements TimerTask, ExecuteOptions {
 
   end(trailers: Record<string, string | string[] | undefined>): void {
     this.#settle();
-    this.#downstream.onResponseEnd?.(this.#controller, trailers as HttpHeaders);
+    this.#downstream.onResponseEnd?.(this.#controller, trailers);
   }
 
   fail(error: unknown): void {

@@ -259,7 +259,7 @@ function withQuery(path: string, query: Record<string, QueryValue>): string {
     const value = query[key];
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value as readonly (string | number | boolean)[]) params.append(key, String(v));
-    else params.append(key, String(value as string | number | boolean));
+    else params.append(key, String(value));
   }
   const search = params.toString();
   return search === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${search}`;

@@ -114,7 +114,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   let retry: RetryPolicy;
   if (retryOption instanceof RetryPolicy) retry = retryOption;
   else if (retryOption === false) retry = new RetryPolicy({ maxAttempts: 1, budget: false });
-  else retry = new RetryPolicy(checkObject('retry', retryOption) as RetryPolicyOptions | undefined);
+  else retry = new RetryPolicy(checkObject('retry', retryOption));
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(checkObject('headers', options.headers) ?? {})) {
     if (typeof value !== 'string') throw new TypeError(`lifeline: option \`headers.${key}\` must be a string, got ${typeof value}`);

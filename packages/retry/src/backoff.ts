@@ -46,7 +46,7 @@ export class ExponentialBackoff implements Backoff {
     this.#random = checkFunction('backoff.random', options.random ?? Math.random);
   }
 
-  next(retry: number): number {
+  next(retry: number, _previous?: number): number {
     const ceiling = Math.min(this.#cap, this.#base * this.#factor ** Math.max(0, retry - 1));
     return this.#full ? this.#random() * ceiling : ceiling;
   }

@@ -15,7 +15,7 @@ export interface RateLimitPolicy {
   name: string;
   /** `q`: the quota, in quota units, allocated per window. */
   quota?: number;
-  /** `w`: the window the quota applies to, in seconds. */
+  /** `w`: the window the quota applies to, in seconds (0 is accepted: draft-08 allowed it, -11 does not). */
   windowSeconds?: number;
   /** `qu`: what the quota counts (`"requests"` when absent, or `"content-bytes"`, ...). */
   quotaUnit?: string;
@@ -184,7 +184,7 @@ function fieldValue(value: unknown): string | undefined {
   const lines: string[] = [];
   for (const line of value as unknown[]) {
     if (typeof line !== 'string') return undefined;
-    if (line.trim() !== '') lines.push(line);
+    if (!/^[ \t]*$/.test(line)) lines.push(line);
   }
   return lines.join(', ');
 }

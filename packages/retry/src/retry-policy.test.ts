@@ -8,7 +8,7 @@ const transient = (message = 'transient', retryAfterMs?: number): LifelineError 
   new LifelineError('SOCKET', message, { retryable: true, retryAfterMs });
 const noWait = new ExponentialBackoff({ base: 0, cap: 0 });
 
-function failing(times: number, error: () => unknown = () => transient()) {
+function failing(times: number, error: () => Error = () => transient()) {
   let calls = 0;
   const fn = (): Promise<string> => (++calls <= times ? Promise.reject(error()) : Promise.resolve(`ok after ${calls}`));
   return { fn, calls: () => calls };

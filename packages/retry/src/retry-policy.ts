@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import {
+  abortError,
   checkDuration,
   checkFunction,
   checkInteger,
@@ -106,20 +107,23 @@ export class RetryPolicy implements Policy {
   }
 
   execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: ExecuteOptions = {}): Promise<T> {
-    this.budget?.recordRequest();
     const { signal, deadline } = options;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    this.budget?.recordRequest();
     let previousDelay = 0;
+    // The signal is not handed to p-retry: it would rethrow the bare abort reason. The
+    // function watches the signal during an attempt; the backoff wait below does between.
     return pRetry((attempt) => fn({ attempt, signal, deadline }), {
       retries: this.maxAttempts - 1,
       // p-retry's own delay cannot do full jitter or honour a server's wait; ours runs in shouldRetry.
       minTimeout: 0,
-      signal,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (retriesLeft === 0 && this.#onGiveUp.hasListeners && this.#shouldRetry(error, attemptNumber)) {
           this.#onGiveUp.emit({ reason: 'attempts', attempt: attemptNumber, error });
         }
       },
       shouldRetry: async ({ error, attemptNumber }) => {
+        if (signal?.aborted) throw abortError(signal);
         const delay = this.#delayBeforeRetry(error, attemptNumber, previousDelay, options);
         if (delay === undefined) return false;
         previousDelay = delay;
