@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { isLifelineError, type HttpStatusError } from '@lifeline/core';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '../src/index.ts';
 import { closedPort, quickBackoff, startServer, type TestServer } from './servers.ts';
@@ -128,11 +129,12 @@ describe('retries against a misbehaving server', () => {
 
   it('logs budget exhaustion once, not per request', async () => {
     server = await startServer((req) => req.socket.destroy());
-    const lines: string[] = [];
-    const logger = { warn: (_o: object, m: string) => lines.push(`warn ${m}`), info: (_o: object, m: string) => lines.push(`info ${m}`) };
+    const lines: { level: number; msg: string; service: string; budget: { exhausted: boolean } }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const c = clientFor(server.url, { logger, retry: { backoff: quickBackoff, budget: { ratio: 0, minRetriesPerSecond: 0.1 } } });
     for (let i = 0; i < 4; i++) await c.get('/').catch(() => undefined);
-    expect(lines).toEqual(['warn retry budget exhausted: retries refused']);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'retry budget exhausted: retries refused', service: 'dep', budget: { exhausted: true } });
   });
 
   it('reports each retry through onRetry', async () => {
