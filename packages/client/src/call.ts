@@ -55,6 +55,9 @@ export class Call implements TimerTask, ExecuteOptions {
   attempts = 0;
   /** Called once when the call has its outcome. */
   onSettled: ((call: Call) => void) | undefined;
+  /** Links in the owner's list of calls in flight (intrusive: no per-call node or Set entry). */
+  prevInFlight: Call | null = null;
+  nextInFlight: Call | null = null;
 
   readonly #settings: CallSettings;
   readonly #dispatch: Dispatcher.Dispatch;

@@ -55,4 +55,15 @@ describe('close() and destroy()', () => {
     expect(await hanging).toMatchObject({ code: 'ABORTED' });
     expect(performance.now() - started).toBeLessThan(1_000);
   });
+
+  it('destroy() aborts every call in flight and leaves none tracked', async () => {
+    server = await startServer(() => {});
+    const client = createClient({ name: 'dep', baseUrl: server.url, timeout: 5_000, attemptTimeout: 5_000 });
+    const calls = Array.from({ length: 5 }, (_, i) => client.get(`/hang/${i}`).catch((e: unknown) => e));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(client.inFlight).toBe(5);
+    await client.destroy();
+    for (const result of await Promise.all(calls)) expect(result).toMatchObject({ code: 'ABORTED' });
+    expect(client.inFlight).toBe(0);
+  });
 });
