@@ -2,7 +2,7 @@ import { Deadline, isLifelineError } from '@lifeline/core';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '../src/index.ts';
-import { quickBackoff, startServer, type TestServer } from './servers.ts';
+import { catchError, quickBackoff, startServer, type TestServer } from './servers.ts';
 
 // Deadlines fire on a 10 ms coarse timer; the scheduler on a loaded 2-core machine adds
 // more. The margin bounds "did not wait far past the deadline", not precision.
@@ -15,8 +15,6 @@ afterEach(async () => {
   await server?.close();
   client = server = undefined;
 });
-
-const catchError = (p: Promise<unknown>): Promise<unknown> => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
 
 describe('deadlines against servers that hang or trickle', () => {
   it('a hanging server: each attempt times out, retries stop when they cannot fit, the deadline holds', async () => {

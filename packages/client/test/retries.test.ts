@@ -3,7 +3,7 @@ import { isLifelineError, type HttpStatusError } from '@lifeline/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '../src/index.ts';
-import { closedPort, quickBackoff, startServer, type TestServer } from './servers.ts';
+import { catchError, closedPort, quickBackoff, startServer, type TestServer } from './servers.ts';
 
 let server: TestServer | undefined;
 let client: LifelineClient | undefined;
@@ -17,8 +17,6 @@ function clientFor(url: string, extra: Parameters<typeof createClient>[0] extend
   client = createClient({ name: 'dep', baseUrl: url, retry: { backoff: quickBackoff }, ...extra });
   return client;
 }
-
-const catchError = (p: Promise<unknown>): Promise<unknown> => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
 
 describe('retries against a misbehaving server', () => {
   it('honours 503 + Retry-After, then succeeds', async () => {

@@ -67,3 +67,13 @@ export async function closedPort(): Promise<number> {
 
 /** Fast, deterministic backoff for tests: 5 ms. */
 export const quickBackoff = { next: (): number => 5 };
+
+/** The rejection of `promise`; fails the test if it resolves instead. */
+export function catchError(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
