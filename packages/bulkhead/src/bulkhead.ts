@@ -1,0 +1,258 @@
+import {
+  checkDuration,
+  checkInteger,
+  CoarseTimer,
+  EventEmitter,
+  LifelineError,
+  systemClock,
+  withoutStack,
+  type Clock,
+  type Event,
+  type ExecuteOptions,
+  type Policy,
+  type PolicyContext,
+  type TimerTask,
+} from '@lifeline/core';
+
+/** Why a call got no slot. */
+export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed';
+
+export interface BulkheadOptions {
+  /** Calls allowed in flight at once. Default 100. */
+  maxConcurrent?: number;
+  /** Calls allowed to wait for a slot. 0 means fail at once when full. Default 200. */
+  maxQueue?: number;
+  /** Longest wait for a slot, ms; a call's own deadline may cut it shorter. Default: the deadline only. */
+  maxQueueWait?: number;
+  /** Share the owner's timer (a client's) instead of creating one. */
+  timer?: CoarseTimer;
+  clock?: Clock;
+}
+
+/** A bulkhead's state, as plain JSON. */
+export interface BulkheadSnapshot {
+  inFlight: number;
+  queued: number;
+  maxConcurrent: number;
+  maxQueue: number;
+  rejected: Record<BulkheadRejectReason, number>;
+}
+
+export interface BulkheadRejection {
+  reason: BulkheadRejectReason;
+  inFlight: number;
+  queued: number;
+}
+
+/** The `BULKHEAD_REJECTED` error; `reason` says which limit was hit. */
+export class BulkheadRejectedError extends LifelineError {
+  readonly reason: BulkheadRejectReason;
+
+  constructor(reason: BulkheadRejectReason, message: string) {
+    super('BULKHEAD_REJECTED', message, { retryable: false });
+    this.reason = reason;
+  }
+}
+
+/** A call waiting for a slot: its own queue link and timer entry, so waiting allocates nothing else. */
+class Waiter implements TimerTask {
+  timerAt = 0;
+  timerNext: TimerTask | null = null;
+  timerPrev: TimerTask | null = null;
+  timerSlot = -1;
+  prev: Waiter | null = null;
+  next: Waiter | null = null;
+  timeoutReason: BulkheadRejectReason = 'queue-timeout';
+  readonly #bulkhead: Bulkhead;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+
+  constructor(bulkhead: Bulkhead, resolve: () => void, reject: (error: Error) => void, signal: AbortSignal | undefined) {
+    this.#bulkhead = bulkhead;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.signal = signal;
+  }
+
+  onTimer(): void {
+    this.#bulkhead.drop(this, this.timeoutReason);
+  }
+}
+
+/**
+ * A concurrency bulkhead: at most `maxConcurrent` calls in flight and `maxQueue` waiting,
+ * in FIFO order. A wait ends at `maxQueueWait`, at the call's deadline, or when its
+ * AbortSignal fires, whichever comes first; a call that cannot get a slot fails at once
+ * with `BULKHEAD_REJECTED` and the reason. It protects the caller: a slow dependency can
+ * hold at most N of its calls, not every socket and every pending request it has.
+ *
+ * A semaphore with an intrusive FIFO: taking a free slot is a counter increment, and
+ * waiting costs one object that is both the queue node and its timer entry (on a shared
+ * coarse timer, not a timer per wait). Rejections capture no stack.
+ *
+ * @example
+ * const bulkhead = new Bulkhead({ maxConcurrent: 10, maxQueue: 20, maxQueueWait: 500 });
+ * const rows = await bulkhead.execute(() => db.query(sql), { deadline: Deadline.after(2_000) });
+ */
+export class Bulkhead implements Policy {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  readonly #maxQueueWait: number;
+  readonly #clock: Clock;
+  readonly #timer: CoarseTimer;
+  readonly #ownsTimer: boolean;
+  #inFlight = 0;
+  #queued = 0;
+  #head: Waiter | null = null;
+  #tail: Waiter | null = null;
+  #closed = false;
+  readonly #rejected: Record<BulkheadRejectReason, number> = {
+    'queue-full': 0,
+    'queue-timeout': 0,
+    deadline: 0,
+    aborted: 0,
+    closed: 0,
+  };
+  readonly #onRejected = new EventEmitter<BulkheadRejection>();
+  /** Fires on every rejection, with the reason. */
+  readonly onRejected: Event<BulkheadRejection> = this.#onRejected.event;
+
+  constructor(options: BulkheadOptions = {}) {
+    this.maxConcurrent = checkInteger('bulkhead.maxConcurrent', options.maxConcurrent ?? 100);
+    this.maxQueue = checkInteger('bulkhead.maxQueue', options.maxQueue ?? 200, 0);
+    this.#maxQueueWait = checkDuration('bulkhead.maxQueueWait', options.maxQueueWait ?? Infinity, true);
+    this.#clock = options.clock ?? systemClock;
+    this.#ownsTimer = options.timer === undefined;
+    this.#timer = options.timer ?? new CoarseTimer({ clock: this.#clock });
+  }
+
+  /** Calls holding a slot. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Takes a slot if one is free now; never waits. Pair a `true` with `release()`. */
+  tryAcquire(): boolean {
+    if (this.#closed || this.#inFlight >= this.maxConcurrent) return false;
+    this.#inFlight++;
+    return true;
+  }
+
+  /**
+   * Waits for a slot (FIFO), or rejects with `BULKHEAD_REJECTED`. Resolves at once when
+   * one is free. Pair with `release()`.
+   */
+  acquire(options: ExecuteOptions = {}): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve();
+    if (this.#closed) return Promise.reject(this.#reject('closed'));
+    const { signal, deadline } = options;
+    if (signal?.aborted) return Promise.reject(this.#reject('aborted', signal.reason));
+    if (this.#queued >= this.maxQueue) return Promise.reject(this.#reject('queue-full'));
+    const waitEnds = this.#clock.now() + this.#maxQueueWait;
+    const deadlineAt = deadline?.at ?? Infinity;
+    if (deadlineAt <= this.#clock.now()) return Promise.reject(this.#reject('deadline'));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = new Waiter(this, resolve, reject, signal);
+      waiter.timeoutReason = deadlineAt < waitEnds ? 'deadline' : 'queue-timeout';
+      this.#enqueue(waiter);
+      this.#timer.schedule(waiter, Math.min(waitEnds, deadlineAt));
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.drop(waiter, 'aborted');
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Gives a slot back: to the first waiter if there is one, else to the pool. */
+  release(): void {
+    const waiter = this.#head;
+    if (waiter === null) {
+      if (this.#inFlight > 0) this.#inFlight--;
+      return;
+    }
+    // The slot passes straight to the next waiter: in-flight stays the same.
+    this.#dequeue(waiter);
+    waiter.resolve();
+  }
+
+  /**
+   * Runs `fn` in a slot, releasing it when `fn` settles.
+   *
+   * @example await bulkhead.execute(({ signal }) => fetch(url, { signal }), { signal });
+   */
+  async execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: ExecuteOptions = {}): Promise<T> {
+    if (!this.tryAcquire()) await this.acquire(options);
+    try {
+      return await fn({ attempt: 1, signal: options.signal, deadline: options.deadline });
+    } finally {
+      this.release();
+    }
+  }
+
+  snapshot(): BulkheadSnapshot {
+    return {
+      inFlight: this.#inFlight,
+      queued: this.#queued,
+      maxConcurrent: this.maxConcurrent,
+      maxQueue: this.maxQueue,
+      rejected: { ...this.#rejected },
+    };
+  }
+
+  /** Rejects every waiter with reason `closed`, refuses new calls, and stops its timer. */
+  close(): void {
+    this.#closed = true;
+    while (this.#head !== null) this.drop(this.#head, 'closed');
+    if (this.#ownsTimer) this.#timer.close();
+  }
+
+  /** @internal Removes a waiter that gave up (timeout, deadline, abort, close) and rejects it. */
+  drop(waiter: Waiter, reason: BulkheadRejectReason): void {
+    if (waiter.prev === null && this.#head !== waiter) return; // already served or dropped
+    this.#dequeue(waiter);
+    waiter.reject(this.#reject(reason, reason === 'aborted' ? waiter.signal?.reason : undefined));
+  }
+
+  #enqueue(waiter: Waiter): void {
+    waiter.prev = this.#tail;
+    if (this.#tail === null) this.#head = waiter;
+    else this.#tail.next = waiter;
+    this.#tail = waiter;
+    this.#queued++;
+  }
+
+  #dequeue(waiter: Waiter): void {
+    const { prev, next } = waiter;
+    if (prev === null) this.#head = next;
+    else prev.next = next;
+    if (next === null) this.#tail = prev;
+    else next.prev = prev;
+    waiter.prev = waiter.next = null;
+    this.#queued--;
+    this.#timer.cancel(waiter);
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+  }
+
+  #reject(reason: BulkheadRejectReason, cause?: unknown): BulkheadRejectedError {
+    this.#rejected[reason]++;
+    if (this.#onRejected.hasListeners) this.#onRejected.emit({ reason, inFlight: this.#inFlight, queued: this.#queued });
+    const error = withoutStack(() => new BulkheadRejectedError(reason, messages[reason]));
+    if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
+    return error;
+  }
+}
+
+const messages: Record<BulkheadRejectReason, string> = {
+  'queue-full': 'bulkhead full: no free slot and the queue is full',
+  'queue-timeout': 'bulkhead full: waited longer than maxQueueWait for a slot',
+  deadline: 'bulkhead full: the deadline passed while waiting for a slot',
+  aborted: 'bulkhead: the call was aborted while waiting for a slot',
+  closed: 'bulkhead closed',
+};
