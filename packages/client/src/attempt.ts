@@ -72,6 +72,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   ): void {
     if (this.#state !== PENDING) return;
     this.#controller = controller;
+    this.#call.attemptOutcome(status, undefined);
     if (this.#mayRetry && isTransientStatus(status, this.#call)) {
       this.#state = HELD;
       this.#status = status;
@@ -117,7 +118,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const state = this.#state;
     if (state === PENDING) {
       this.#state = DONE;
-      this.#reject(this.#call.classify(error));
+      const classified = this.#call.classify(error);
+      this.#call.attemptOutcome(0, classified);
+      this.#reject(classified);
     } else if (state === COMMITTED) {
       this.#state = DONE;
       this.#call.fail(this.#call.classify(error));
@@ -136,7 +139,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.#state = DONE;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
-    if (state === PENDING) this.#reject(reason);
+    if (state === PENDING) {
+      this.#call.attemptOutcome(0, reason);
+      this.#reject(reason);
+    }
     else if (state === COMMITTED) this.#call.fail(reason);
   }
 

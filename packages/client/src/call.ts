@@ -1,14 +1,15 @@
-import type {
-  Deadline} from '@lifeline/core';
 import {
+  HttpStatusError,
   isLifelineError,
   LifelineError,
   type Clock,
   type CoarseTimer,
+  type Deadline,
   type ExecuteOptions,
   type PolicyContext,
   type TimerTask,
 } from '@lifeline/core';
+import type { CircuitBreaker } from '@lifeline/breaker';
 import type { RetryPolicy } from '@lifeline/retry';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
@@ -22,6 +23,8 @@ export interface CallSettings {
   readonly attemptTimeout: number;
   readonly timer: CoarseTimer;
   readonly clock: Clock;
+  /** The breaker each attempt goes through, when there is one. */
+  readonly breaker: CircuitBreaker | undefined;
 }
 
 const PENDING = 0;
@@ -70,6 +73,9 @@ export class Call implements TimerTask, ExecuteOptions {
   #state = PENDING;
   #attempt: Attempt | null = null;
   #attemptEndsAt = Infinity;
+  #attemptStartedAt = 0;
+  /** The breaker ticket of the attempt in progress; -1 once its outcome is reported. */
+  #ticket = -1;
   #abortReason: Error | null = null;
 
   constructor(
@@ -157,10 +163,19 @@ export class Call implements TimerTask, ExecuteOptions {
       return Promise.reject(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
     }
     const settings = this.#settings;
+    if (settings.breaker !== undefined) {
+      try {
+        this.#ticket = settings.breaker.acquire();
+      } catch (error) {
+        // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
     this.attempts = context.attempt;
     const attempt = new Attempt(this, this.#canRetry && context.attempt < settings.retry.maxAttempts);
     this.#attempt = attempt;
-    this.#attemptEndsAt = Math.min(settings.clock.now() + settings.attemptTimeout, this.deadline.at);
+    this.#attemptStartedAt = settings.clock.now();
+    this.#attemptEndsAt = Math.min(this.#attemptStartedAt + settings.attemptTimeout, this.deadline.at);
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
       this.#dispatch(this.#options, attempt);
@@ -177,6 +192,27 @@ export class Call implements TimerTask, ExecuteOptions {
     if (held !== undefined && held === this.#attempt && this.#abortReason === null && held.replay()) return;
     held?.discard();
     this.fail(error);
+  }
+
+  /**
+   * Reports how the attempt went to the breaker, once: at response headers (a 5xx is a
+   * failure; slowness is judged by time to headers), or when it failed before them. An
+   * attempt the caller abandoned is cancelled: it says nothing about the dependency.
+   */
+  attemptOutcome(status: number, error: unknown): void {
+    const breaker = this.#settings.breaker;
+    const ticket = this.#ticket;
+    if (breaker === undefined || ticket === -1) return;
+    this.#ticket = -1;
+    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
+    if (error === undefined) {
+      if (status < 500) breaker.success(ticket, elapsed);
+      else breaker.failure(ticket, elapsed, new HttpStatusError(status, {}, '', { service: this.service }));
+    } else if (isLifelineError(error, 'ABORTED') || error === this.#abortReason) {
+      breaker.cancel(ticket);
+    } else {
+      breaker.failure(ticket, elapsed, error);
+    }
   }
 
   #settle(): void {

@@ -1,6 +1,9 @@
 import { setMaxListeners } from 'node:events';
+import type { CircuitBreaker } from '@lifeline/breaker';
+import type { Bulkhead } from '@lifeline/bulkhead';
 import {
   abortError,
+  isLifelineError,
   CoarseTimer,
   Deadline,
   HttpStatusError,
@@ -33,6 +36,10 @@ export class LifelineClient {
   readonly name: string;
   /** The retry policy; its budget is shared by every call of this client. */
   readonly retry: RetryPolicy;
+  /** The circuit breaker every attempt goes through, if any. */
+  readonly breaker: CircuitBreaker | undefined;
+  /** The bulkhead around whole calls, if any. */
+  readonly bulkhead: Bulkhead | undefined;
   /** Fires before each retry's wait. */
   readonly onRetry: Event<RetryEvent>;
   /** Fires when a failed attempt is final, with the reason no retry followed. */
@@ -62,6 +69,7 @@ export class LifelineClient {
     else prev.nextInFlight = next;
     if (next !== null) next.prevInFlight = prev;
     call.prevInFlight = call.nextInFlight = null;
+    this.bulkhead?.release();
     if (--this.#inFlightCount === 0) this.#drained?.();
   };
 
@@ -69,6 +77,8 @@ export class LifelineClient {
     const resolved = resolveClientOptions(options);
     this.name = resolved.name;
     this.retry = resolved.retry;
+    this.breaker = resolved.breaker;
+    this.bulkhead = resolved.bulkhead;
     this.onRetry = this.retry.onRetry;
     this.onGiveUp = this.retry.onGiveUp;
     this.#origin = resolved.origin;
@@ -78,7 +88,14 @@ export class LifelineClient {
     this.#throwOnHttpError = resolved.throwOnHttpError;
     const clock = options.clock ?? systemClock;
     this.#timer = new CoarseTimer({ clock });
-    this.#settings = { service: this.name, retry: this.retry, attemptTimeout: resolved.attemptTimeout, timer: this.#timer, clock };
+    this.#settings = {
+      service: this.name,
+      retry: this.retry,
+      attemptTimeout: resolved.attemptTimeout,
+      timer: this.#timer,
+      clock,
+      breaker: this.breaker,
+    };
     if (options.dispatcher === undefined) {
       this.#pool = new Pool(this.#origin, { connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 });
       const pool = this.#pool;
@@ -131,6 +148,16 @@ export class LifelineClient {
     const deadline = Deadline.earliest(own, options.deadline) ?? Deadline.after(Infinity, clock);
     const settings =
       options.attemptTimeout === undefined ? this.#settings : { ...this.#settings, attemptTimeout: options.attemptTimeout };
+
+    const bulkhead = this.bulkhead;
+    if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
+      try {
+        await bulkhead.acquire({ deadline, signal });
+      } catch (error) {
+        if (isLifelineError(error)) error.service = this.name;
+        throw error;
+      }
+    }
 
     const collector = new ResponseCollector();
     const dispatchOptions: Dispatcher.DispatchOptions = {
@@ -218,6 +245,7 @@ export class LifelineClient {
   async #release(force: boolean): Promise<void> {
     for (const s of this.#subscriptions.splice(0)) s.dispose();
     this.#timer.close();
+    this.bulkhead?.close();
     if (this.#pool !== undefined && !this.#pool.closed && !this.#pool.destroyed) {
       await (force ? this.#pool.destroy() : this.#pool.close());
     }

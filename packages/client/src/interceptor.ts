@@ -41,6 +41,7 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
     attemptTimeout,
     timer: new CoarseTimer(),
     clock: systemClock,
+    breaker: undefined,
   };
   return (dispatch) => (opts, handler) => {
     const idempotent = isIdempotentMethod(opts.method) || hasHeader(opts.headers, 'idempotency-key');

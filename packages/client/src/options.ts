@@ -6,6 +6,8 @@ import {
   type Clock,
   type Deadline,
 } from '@lifeline/core';
+import { CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
+import { Bulkhead, type BulkheadOptions } from '@lifeline/bulkhead';
 import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -27,6 +29,18 @@ export interface ClientOptions {
   attemptTimeout?: number;
   /** The retry policy, its options, or `false` for a single attempt. Default: 3 attempts in a 20 % budget. */
   retry?: RetryPolicy | RetryPolicyOptions | false;
+  /**
+   * The circuit breaker every attempt goes through: one, its options, or `false`. Default:
+   * opens at ≥ 50 % failures over ≥ 20 calls in 10 s or 5 in a row, half-open after 5 s with
+   * 3 probes; 5xx, connection failures and timeouts are failures, and so is a response
+   * slower than 0.8 × `attemptTimeout`.
+   */
+  breaker?: CircuitBreaker | CircuitBreakerOptions | false;
+  /**
+   * The bulkhead around whole calls to this dependency: one, its options, or `false`.
+   * Default: 100 in flight, 200 waiting, a wait bounded by the call's deadline.
+   */
+  bulkhead?: Bulkhead | BulkheadOptions | false;
   /** Headers sent on every request. */
   headers?: Record<string, string>;
   /** Throw `HTTP_STATUS` for a final status >= 400 instead of returning the response. Default true. */
@@ -83,6 +97,8 @@ export interface ResolvedClientOptions {
   timeout: number;
   attemptTimeout: number;
   retry: RetryPolicy;
+  breaker: CircuitBreaker | undefined;
+  bulkhead: Bulkhead | undefined;
   headers: Record<string, string>;
   throwOnHttpError: boolean;
   connections: number | undefined;
@@ -115,6 +131,26 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (retryOption instanceof RetryPolicy) retry = retryOption;
   else if (retryOption === false) retry = new RetryPolicy({ maxAttempts: 1, budget: false });
   else retry = new RetryPolicy(checkObject('retry', retryOption));
+  const breakerOption = options.breaker;
+  let breaker: CircuitBreaker | undefined;
+  if (breakerOption instanceof CircuitBreaker) breaker = breakerOption;
+  else if (breakerOption !== false) {
+    breaker = new CircuitBreaker({
+      name,
+      slowCallMs: attemptTimeout === Infinity ? Infinity : attemptTimeout * 0.8,
+      ...(checkObject('breaker', breakerOption) as CircuitBreakerOptions | undefined),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  }
+  const bulkheadOption = options.bulkhead;
+  let bulkhead: Bulkhead | undefined;
+  if (bulkheadOption instanceof Bulkhead) bulkhead = bulkheadOption;
+  else if (bulkheadOption !== false) {
+    bulkhead = new Bulkhead({
+      ...(checkObject('bulkhead', bulkheadOption) as BulkheadOptions | undefined),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  }
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(checkObject('headers', options.headers) ?? {})) {
     if (typeof value !== 'string') throw new TypeError(`lifeline: option \`headers.${key}\` must be a string, got ${typeof value}`);
@@ -127,6 +163,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     timeout,
     attemptTimeout,
     retry,
+    breaker,
+    bulkhead,
     headers,
     throwOnHttpError: options.throwOnHttpError ?? true,
     connections: options.connections === undefined ? undefined : checkInteger('connections', options.connections),
