@@ -15,7 +15,7 @@ import {
 } from '@lifeline/core';
 
 /** Why a call got no slot. */
-export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed';
+export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed' | 'unavailable';
 
 export interface BulkheadOptions {
   /** Calls allowed in flight at once. Default 100. */
@@ -114,6 +114,7 @@ export class Bulkhead implements Policy {
     deadline: 0,
     aborted: 0,
     closed: 0,
+    unavailable: 0,
   };
   readonly #onRejected = new EventEmitter<BulkheadRejection>();
   /** Fires on every rejection, with the reason. */
@@ -255,4 +256,5 @@ const messages: Record<BulkheadRejectReason, string> = {
   deadline: 'bulkhead full: the deadline passed while waiting for a slot',
   aborted: 'bulkhead: the call was aborted while waiting for a slot',
   closed: 'bulkhead closed',
+  unavailable: 'bulkhead: the shared limit is unreachable and the bulkhead fails closed',
 };

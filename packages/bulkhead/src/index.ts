@@ -6,3 +6,4 @@ export {
   type BulkheadRejection,
   type BulkheadRejectReason,
 } from './bulkhead.ts';
+export { FleetBulkhead, type FleetBulkheadOptions, type FleetBulkheadSnapshot } from './fleet-bulkhead.ts';

@@ -39,10 +39,12 @@ describe('the breaker inside the client', () => {
   });
 
   it('slow responses count as failures (slowCallMs defaults to 0.8 × attemptTimeout)', async () => {
-    server = await startServer((_req, res) => setTimeout(() => res.writeHead(200).end('slow'), 120));
-    client = createClient({ name: 'dep', baseUrl: server.url, attemptTimeout: 140, breaker: { consecutiveFailures: 2 } });
-    await (await client.get('/')).body.text();
-    await (await client.get('/')).body.text();
+    // 850 ms answers against a 1 s attempt timeout: slower than the 800 ms threshold, with
+    // a wide margin before the timeout itself, so the answers arrive and count as slow.
+    server = await startServer((_req, res) => setTimeout(() => res.writeHead(200).end('slow'), 850));
+    client = createClient({ name: 'dep', baseUrl: server.url, attemptTimeout: 1_000, retry: false, breaker: { consecutiveFailures: 2 } });
+    expect(await (await client.get('/')).body.text()).toBe('slow');
+    expect(await (await client.get('/')).body.text()).toBe('slow');
     expect(client.breaker!.snapshot()).toMatchObject({ state: 'open' });
     await expect(client.get('/')).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
   });
