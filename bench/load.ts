@@ -1,9 +1,14 @@
 // Loopback load benchmark: raw undici `Pool.request` against `@lifeline/client` (deadline,
-// attempt timeout, retries and retry budget all on), measured side by side in one run.
+// attempt timeout, retries and retry budget, circuit breaker and bulkhead all on), and
+// against undici wrapped in the peers' policies (opossum, cockatiel), measured side by side
+// in one run.
 //
 //   node load.ts [--concurrency 64] [--connections 64] [--seconds 3] [--warmup 1] [--rounds 5]
 //                [--variants undici,lifeline,undici-abort,undici-dispatch] [--isolate]
 //                [--max-requests 5000000] [--json]
+//
+// (also: lifeline-noretry, opossum, cockatiel; e.g.
+//  --variants undici,lifeline,opossum,cockatiel,undici-dispatch for the peer comparison)
 //
 // The server runs in a child process (server.ts) on 127.0.0.1; this process is the client
 // (with --isolate, every run gets a fresh client process instead, see below). Each run is a
@@ -61,7 +66,7 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   console.log(`usage: node load.ts [--concurrency 64] [--connections <concurrency>] [--seconds 3] [--warmup 1]
-                    [--rounds 5] [--variants undici,lifeline,undici-abort,undici-dispatch,lifeline-noretry]
+                    [--rounds 5] [--variants undici,lifeline,undici-abort,undici-dispatch,lifeline-noretry,opossum,cockatiel]
                     [--isolate] [--max-requests 5000000] [--max-errors 1000] [--json]`);
   process.exit(0);
 }
@@ -93,6 +98,9 @@ for (const pkg of ['@lifeline/client', '@lifeline/core', '@lifeline/retry']) {
 }
 const { Pool } = await import('undici');
 const { createClient } = await import('@lifeline/client');
+// The peers: undici wrapped in another library's policies.
+const { default: OpossumBreaker } = await import('opossum');
+const cockatiel = await import('cockatiel');
 
 // ---------------------------------------------------------------------------------------
 // Variants: each makes a fresh dispatcher per run and sends one request + reads its body.
@@ -173,7 +181,7 @@ const VARIANTS: Record<string, Variant> = {
   lifeline: {
     label: 'B  @lifeline/client',
     describe:
-      "createClient({ name, baseUrl, connections }) — defaults: deadline 10 s, attempt timeout 2 s, 3 attempts in a 20 % retry budget — + client.get('/') + body.text()",
+      "createClient({ name, baseUrl, connections }) — defaults: deadline 10 s, attempt timeout 2 s, 3 attempts in a 20 % retry budget, a circuit breaker around each attempt, a bulkhead (100 in flight, 200 waiting) around each call — + client.get('/') + body.text()",
     make(origin) {
       const client = createClient({ name: 'bench', baseUrl: origin, connections });
       return {
@@ -215,7 +223,66 @@ const VARIANTS: Record<string, Variant> = {
       };
     },
   },
+  opossum: {
+    label: 'E  opossum + undici',
+    describe:
+      "A inside an opossum CircuitBreaker, lean: { timeout: false, enableSnapshots: false, rollingPercentilesEnabled: false, errorThresholdPercentage: 50, volumeThreshold: 20, resetTimeout: 5_000 }, breaker.fire(); opossum's own per-call timeout is off, so the deadline is undici's usual one: signal: AbortSignal.timeout(10_000) on the request. No retry, no bulkhead",
+    // AbortSignal.timeout's timers live 10 s past their request, as in C.
+    settleMs: 10_500,
+    make(origin) {
+      const pool = new Pool(origin, { connections });
+      const breaker = new OpossumBreaker(
+        async (): Promise<void> => {
+          const { statusCode, body } = await pool.request({ path: '/', method: 'GET', signal: AbortSignal.timeout(10_000) });
+          await body.text();
+          if (statusCode !== 200) throw new StatusError(`status ${statusCode}`);
+        },
+        {
+          // Lean: no per-call timer (opossum's `timeout`), no snapshot timer, no percentiles.
+          timeout: false,
+          enableSnapshots: false,
+          rollingPercentilesEnabled: false,
+          // The same trigger as @lifeline/client's default breaker: ≥ 50 % of ≥ 20 calls, 5 s break.
+          errorThresholdPercentage: 50,
+          volumeThreshold: 20,
+          resetTimeout: 5_000,
+        },
+      );
+      return {
+        one: () => breaker.fire(),
+        async close() {
+          breaker.shutdown(); // clears its bucket-rotation interval
+          await pool.close();
+        },
+      };
+    },
+  },
+  cockatiel: {
+    label: 'F  cockatiel + undici',
+    describe:
+      "A inside wrap(retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }), circuitBreaker(handleAll, { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(5) }), timeout(10_000, TimeoutStrategy.Cooperative), bulkhead(100, 200)).execute(({ signal }) => …), the timeout's signal given to pool.request: the protections @lifeline/client has by default (3 attempts, breaker, a 10 s timeout — per attempt in this order —, bulkhead)",
+    make(origin) {
+      const pool = new Pool(origin, { connections });
+      const { wrap, retry, circuitBreaker, timeout, bulkhead, handleAll, ExponentialBackoff, ConsecutiveBreaker, TimeoutStrategy } = cockatiel;
+      const policy = wrap(
+        retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+        circuitBreaker(handleAll, { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(5) }),
+        timeout(10_000, TimeoutStrategy.Cooperative),
+        bulkhead(100, 200),
+      );
+      // Cooperative timeout: cockatiel aborts the signal it passes down; undici acts on it.
+      const get = async ({ signal }: { signal: AbortSignal }): Promise<void> => {
+        const { statusCode, body } = await pool.request({ path: '/', method: 'GET', signal });
+        await body.text();
+        if (statusCode !== 200) throw new StatusError(`status ${statusCode}`);
+      };
+      return { one: () => policy.execute(get), close: () => pool.close() };
+    },
+  },
 };
+
+/** The other resilience libraries' variants: undici's Pool.request wrapped in their policies. */
+const PEERS = ['opossum', 'cockatiel'];
 
 const variantKeys = flags.variants.split(',').map((s) => s.trim()).filter((s) => s !== '');
 for (const key of variantKeys) {
@@ -546,6 +613,8 @@ async function main(): Promise<void> {
     node: process.version,
     v8: process.versions.v8,
     undici: (createRequire(import.meta.url)('undici/package.json') as { version: string }).version,
+    opossum: (createRequire(import.meta.url)('opossum/package.json') as { version: string }).version,
+    cockatiel: (createRequire(import.meta.url)('cockatiel/package.json') as { version: string }).version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: cpus[0]?.model ?? 'unknown',
     cores: os.availableParallelism(),
@@ -560,7 +629,9 @@ async function main(): Promise<void> {
       `${rounds} rounds × (${warmup} s warm-up + ${seconds} s), loopback, ` +
       (flags.isolate ? 'a fresh client process per run (--isolate)' : 'all runs in this process'),
   );
-  console.log(`# ${env.node} (V8 ${env.v8}), undici ${env.undici}, ${env.cores} cores (${env.cpu}), ${env.platform}`);
+  console.log(
+    `# ${env.node} (V8 ${env.v8}), undici ${env.undici}, opossum ${env.opossum}, cockatiel ${env.cockatiel}, ${env.cores} cores (${env.cpu}), ${env.platform}`,
+  );
 
   const results: RunResult[] = [];
   let exitCode = 0;
@@ -599,6 +670,19 @@ async function main(): Promise<void> {
     if (abort !== undefined && variantKeys.includes('undici')) {
       console.log(`undici+AbortSignal.timeout / undici throughput: ${fmt(abort.ratio, 3)}×, CPU ${signed(abort.cpuDeltaUs, 2)} µs/request`);
     }
+    // The peers: each against raw undici, and lifeline against each.
+    const comparisons: Comparison[] = [];
+    for (const peer of PEERS) {
+      if (!variantKeys.includes(peer)) continue;
+      if (variantKeys.includes('undici')) comparisons.push(compare(results, summaries, peer, 'undici'));
+      if (lifeline !== undefined) comparisons.push(compare(results, summaries, 'lifeline', peer));
+    }
+    for (const c of comparisons) {
+      console.log(
+        `${c.a} / ${c.b} throughput: ${fmt(c.ratio, 3)}× (per round: ${c.roundRatios.map((r) => fmt(r, 3)).join(', ')}), ` +
+          `CPU ${c.a} − ${c.b}: ${signed(c.cpuDeltaUs, 2)} µs/request`,
+      );
+    }
     const floor = summaries.find((s) => s.variant === 'undici-dispatch');
     if (floor !== undefined && lifeline !== undefined) {
       console.log(
@@ -625,7 +709,7 @@ async function main(): Promise<void> {
       const dir = fileURLToPath(new URL('./results/', import.meta.url));
       mkdirSync(dir, { recursive: true });
       const file = `${dir}load-${env.date.replace(/[:.]/g, '-')}${flags.isolate ? '-isolate' : ''}.json`;
-      writeFileSync(file, JSON.stringify({ env, config, summaries, runs: results }, null, 2) + '\n');
+      writeFileSync(file, JSON.stringify({ env, config, summaries, comparisons, runs: results }, null, 2) + '\n');
       console.log(`wrote ${file}`);
     }
   } catch (error) {
@@ -776,6 +860,33 @@ function summarise(results: RunResult[]): Summary[] {
       errors: runs.reduce((sum, r) => sum + r.errors, 0),
     };
   });
+}
+
+/** Variant `a` against variant `b`, both measured in this run. */
+interface Comparison {
+  a: string;
+  b: string;
+  /** a's median req/s over b's. */
+  ratio: number;
+  /** a's req/s over b's, round by round. */
+  roundRatios: number[];
+  /** a's median client CPU µs/request minus b's. */
+  cpuDeltaUs: number;
+}
+
+function compare(results: RunResult[], summaries: Summary[], a: string, b: string): Comparison {
+  const sa = summaries.find((s) => s.variant === a)!;
+  const sb = summaries.find((s) => s.variant === b)!;
+  const runsB = results.filter((r) => r.variant === b);
+  return {
+    a,
+    b,
+    ratio: sa.rps / sb.rps,
+    roundRatios: results
+      .filter((r) => r.variant === a)
+      .map((r) => r.rps / (runsB.find((x) => x.round === r.round)?.rps ?? NaN)),
+    cpuDeltaUs: sa.cpuUsPerReq - sb.cpuUsPerReq,
+  };
 }
 
 function table(summaries: Summary[]): string {
