@@ -142,9 +142,14 @@ class ImmediateController implements Dispatcher.DispatchController {
 
 /** Answers every request with 200 and a small JSON body, in a microtask, like a socket read would (later). */
 class ImmediateDispatcher extends Dispatcher {
+  /** When the answer comes; subclasses defer it further. */
+  protected schedule(answer: () => void): void {
+    queueMicrotask(answer);
+  }
+
   override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const controller = new ImmediateController();
-    queueMicrotask(() => {
+    this.schedule(() => {
       handler.onRequestStart?.(controller, {});
       if (controller.aborted) {
         handler.onResponseError?.(controller, controller.reason!);
@@ -228,19 +233,8 @@ group('(d) a whole GET + body read, in-process dispatcher (no network), 100 call
 
 /** Like ImmediateDispatcher, but answers on a later event-loop turn. */
 class NextTurnDispatcher extends ImmediateDispatcher {
-  override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const controller = new ImmediateController();
-    setImmediate(() => {
-      handler.onRequestStart?.(controller, {});
-      if (controller.aborted) {
-        handler.onResponseError?.(controller, controller.reason!);
-        return;
-      }
-      handler.onResponseStart?.(controller, 200, HEADERS, 'OK');
-      handler.onResponseData?.(controller, BODY);
-      handler.onResponseEnd?.(controller, {});
-    });
-    return true;
+  protected override schedule(answer: () => void): void {
+    setImmediate(answer);
   }
 }
 

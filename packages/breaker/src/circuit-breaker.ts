@@ -6,6 +6,7 @@ import {
   checkNumber,
   checkRatio,
   EventEmitter,
+  SlidingCounts,
   systemClock,
   withoutStack,
   type Clock,
@@ -15,7 +16,6 @@ import {
   type PolicyContext,
 } from '@lifeline/core';
 import { CircuitOpenError } from './circuit-open-error.ts';
-import { SlidingWindow } from './sliding-window.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'forced-open' | 'disabled';
 
@@ -118,7 +118,8 @@ export class CircuitBreaker implements Policy {
   readonly #successesToClose: number;
   readonly #isFailure: (error: unknown) => boolean;
   readonly #clock: Clock;
-  readonly #window: SlidingWindow;
+  /** Calls (first) and failures (second) over the window. */
+  readonly #window: SlidingCounts;
   #state: BreakerState = 'closed';
   /** Bumped on every transition; a ticket from an older generation is ignored. */
   #generation = 0;
@@ -152,7 +153,7 @@ export class CircuitBreaker implements Policy {
     this.#successesToClose = checkInteger('breaker.successesToClose', options.successesToClose ?? this.#halfOpenProbes, 1);
     this.#isFailure = checkFunction('breaker.isFailure', options.isFailure ?? (() => true));
     this.#clock = options.clock ?? systemClock;
-    this.#window = new SlidingWindow(windowMs, buckets, this.#clock);
+    this.#window = new SlidingCounts(windowMs, buckets, this.#clock);
     this.#break = this.#baseBreak;
   }
 
@@ -242,8 +243,8 @@ export class CircuitBreaker implements Policy {
     return {
       name: this.name,
       state: this.#state,
-      calls: this.#window.calls,
-      failures: this.#window.failures,
+      calls: this.#window.first,
+      failures: this.#window.second,
       consecutiveFailures: this.#consecutive,
       halfOpenInMs: this.#state === 'open' ? Math.max(0, this.#openUntil - this.#clock.now()) : undefined,
       breakDuration: this.#break,
@@ -257,11 +258,11 @@ export class CircuitBreaker implements Policy {
     switch (this.#state) {
       case 'closed': {
         const window = this.#window;
-        window.record(failed);
+        window.add(1, failed ? 1 : 0);
         this.#consecutive = failed ? this.#consecutive + 1 : 0;
         if (!failed) return;
         if (this.#consecutive >= this.#consecutiveLimit) this.#open('consecutive-failures');
-        else if (window.calls >= this.#minimumCalls && window.failures >= this.#failureRatio * window.calls) this.#open('failure-ratio');
+        else if (window.first >= this.#minimumCalls && window.second >= this.#failureRatio * window.first) this.#open('failure-ratio');
         return;
       }
       case 'half-open':

@@ -16,7 +16,7 @@ import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, 
 import { Pool, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
-import { resolveClientOptions, type ClientOptions, type Logger, type QueryValue, type RequestOptions } from './options.ts';
+import { isReplayable, resolveClientOptions, type ClientOptions, type Logger, type QueryValue, type RequestOptions } from './options.ts';
 import { ResponseCollector, type LifelineResponse } from './response.ts';
 
 type VerbOptions = Omit<RequestOptions, 'method' | 'path'>;
@@ -140,7 +140,7 @@ export class LifelineClient {
       if (!idempotent) headers = { ...headers, 'idempotency-key': key };
       idempotent = true;
     }
-    const replayable = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+    const replayable = isReplayable(body);
 
     const timeout = options.timeout ?? this.#timeout;
     const clock = this.#settings.clock;

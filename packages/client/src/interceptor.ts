@@ -1,8 +1,9 @@
 import { checkDuration, checkObject, CoarseTimer, Deadline, systemClock } from '@lifeline/core';
-import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
+import type { RetryPolicy, RetryPolicyOptions } from '@lifeline/retry';
 import { Agent, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod } from './idempotency.ts';
+import { isReplayable, resolveRetry } from './options.ts';
 
 export interface InterceptorOptions {
   /** Name used in errors. Default `http`. */
@@ -31,10 +32,7 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
   checkObject('options', options);
   const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
   const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
-  const retry =
-    options.retry instanceof RetryPolicy
-      ? options.retry
-      : new RetryPolicy(options.retry === false ? { maxAttempts: 1, budget: false } : options.retry);
+  const retry = resolveRetry(options.retry);
   const settings: CallSettings = {
     service: options.name ?? 'http',
     retry,
@@ -45,10 +43,8 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
   };
   return (dispatch) => (opts, handler) => {
     const idempotent = isIdempotentMethod(opts.method) || hasHeader(opts.headers, 'idempotency-key');
-    const body = opts.body;
-    const replayable = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
     const deadline = Deadline.after(timeout);
-    new Call(settings, dispatch, opts, handler, deadline, undefined, idempotent, replayable).start();
+    new Call(settings, dispatch, opts, handler, deadline, undefined, idempotent, isReplayable(opts.body)).start();
     return true;
   };
 }

@@ -105,6 +105,18 @@ export interface ResolvedClientOptions {
   pipelining: number | undefined;
 }
 
+/** A retry policy from the `retry` option: a policy, its options, or `false` for one attempt. @internal */
+export function resolveRetry(option: RetryPolicy | RetryPolicyOptions | false | undefined): RetryPolicy {
+  if (option instanceof RetryPolicy) return option;
+  if (option === false) return new RetryPolicy({ maxAttempts: 1, budget: false });
+  return new RetryPolicy(checkObject('retry', option));
+}
+
+/** A request body that can be sent again on a retry (a stream can be read only once). @internal */
+export function isReplayable(body: unknown): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
 /** Validates and resolves client options once, at construction. @internal */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   if (checkObject('options', options) === undefined) throw new TypeError('lifeline: createClient needs an options object');
@@ -126,11 +138,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (timeout === 0 || attemptTimeout === 0) {
     throw new RangeError(`lifeline: option \`${timeout === 0 ? 'timeout' : 'attemptTimeout'}\` must be > 0, got 0`);
   }
-  const retryOption = options.retry;
-  let retry: RetryPolicy;
-  if (retryOption instanceof RetryPolicy) retry = retryOption;
-  else if (retryOption === false) retry = new RetryPolicy({ maxAttempts: 1, budget: false });
-  else retry = new RetryPolicy(checkObject('retry', retryOption));
+  const retry = resolveRetry(options.retry);
   const breakerOption = options.breaker;
   let breaker: CircuitBreaker | undefined;
   if (breakerOption instanceof CircuitBreaker) breaker = breakerOption;

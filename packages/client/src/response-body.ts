@@ -23,6 +23,10 @@ export class ResponseBody {
   #used = false;
   #waiter: { resolve: (body: Buffer) => void; reject: (error: unknown) => void } | null = null;
   #stream: Readable | null = null;
+  /** While an excerpt is read: the bytes that satisfy it. */
+  #excerptLimit = Infinity;
+  /** Set by dump(): chunks are dropped as they come. */
+  #discard = false;
 
   /** @internal */
   constructor(controller: Dispatcher.DispatchController) {
@@ -84,9 +88,6 @@ export class ResponseBody {
     else if (this.#ended) stream.push(null);
     return stream;
   }
-
-  #excerptLimit = Infinity;
-  #discard = false;
 
   /** @internal */
   push(chunk: Buffer): void {

@@ -40,6 +40,7 @@ describe('bad configuration throws at construction, naming the option', () => {
 
   it('the interceptor validates too', () => {
     expect(() => createInterceptor({ timeout: -5 })).toThrow(/option `timeout` must be >= 0/);
+    expect(() => createInterceptor({ retry: 3 as never })).toThrow(/option `retry` must be an object, got 3/);
   });
 
   it('bad request options fail that call clearly', async () => {

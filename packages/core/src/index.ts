@@ -18,6 +18,7 @@ export { Deadline } from './deadline.ts';
 export { type Disposable, type Event, EventEmitter } from './event.ts';
 export type { ExecuteOptions, Policy, PolicyContext } from './policy.ts';
 export { sleep, abortError } from './sleep.ts';
+export { SlidingCounts } from './sliding-counts.ts';
 export { CoarseTimer, type CoarseTimerOptions, type TimerTask, timerFields } from './coarse-timer.ts';
 export {
   checkNumber,

@@ -1,4 +1,14 @@
-import { checkDuration, checkInteger, checkNumber, checkRatio, EventEmitter, systemClock, type Clock, type Event } from '@lifeline/core';
+import {
+  checkDuration,
+  checkInteger,
+  checkNumber,
+  checkRatio,
+  EventEmitter,
+  SlidingCounts,
+  systemClock,
+  type Clock,
+  type Event,
+} from '@lifeline/core';
 
 export interface RetryBudgetOptions {
   /** Retries allowed per request in the window, 0–1. Default 0.2 (20 %). */
@@ -42,13 +52,8 @@ export class RetryBudget {
   readonly ratio: number;
   readonly windowMs: number;
   readonly #floor: number;
-  readonly #bucketMs: number;
-  readonly #clock: Clock;
-  readonly #requests: Float64Array;
-  readonly #retries: Float64Array;
-  #requestSum = 0;
-  #retrySum = 0;
-  #bucket: number;
+  /** Requests (first) and retries (second) over the window. */
+  readonly #window: SlidingCounts;
   #exhausted = false;
   readonly #onExhausted = new EventEmitter<RetryBudgetSnapshot>();
   readonly #onRecovered = new EventEmitter<RetryBudgetSnapshot>();
@@ -65,32 +70,26 @@ export class RetryBudget {
     const perSecond = checkNumber('retry.budget.minRetriesPerSecond', options.minRetriesPerSecond ?? 10, 0);
     const buckets = checkInteger('retry.budget.buckets', options.buckets ?? 10, 1, 1_000);
     this.#floor = (perSecond * this.windowMs) / 1_000;
-    this.#bucketMs = this.windowMs / buckets;
-    this.#clock = options.clock ?? systemClock;
-    this.#requests = new Float64Array(buckets);
-    this.#retries = new Float64Array(buckets);
-    this.#bucket = Math.floor(this.#clock.now() / this.#bucketMs);
+    this.#window = new SlidingCounts(this.windowMs, buckets, options.clock ?? systemClock);
   }
 
   /** Counts one logical request (not its retries). */
   recordRequest(): void {
-    this.#rotate();
-    this.#requests[this.#bucket % this.#requests.length]! += 1;
-    this.#requestSum += 1;
+    this.#window.add(1, 0);
   }
 
   /** Takes one retry from the budget; false when none is left. Never waits. */
   tryAcquire(): boolean {
-    this.#rotate();
-    if (this.#retrySum + 1 > this.#allowed()) {
+    const window = this.#window;
+    window.rotate();
+    if (window.second + 1 > this.#allowed()) {
       if (!this.#exhausted) {
         this.#exhausted = true;
         if (this.#onExhausted.hasListeners) this.#onExhausted.emit(this.snapshot());
       }
       return false;
     }
-    this.#retries[this.#bucket % this.#retries.length]! += 1;
-    this.#retrySum += 1;
+    window.add(0, 1);
     if (this.#exhausted) {
       this.#exhausted = false;
       if (this.#onRecovered.hasListeners) this.#onRecovered.emit(this.snapshot());
@@ -99,37 +98,19 @@ export class RetryBudget {
   }
 
   snapshot(): RetryBudgetSnapshot {
-    this.#rotate();
+    const window = this.#window;
+    window.rotate();
     const allowed = this.#allowed();
     return {
-      requests: this.#requestSum,
-      retries: this.#retrySum,
+      requests: window.first,
+      retries: window.second,
       allowed,
-      available: Math.max(0, Math.floor(allowed - this.#retrySum)),
+      available: Math.max(0, Math.floor(allowed - window.second)),
       exhausted: this.#exhausted,
     };
   }
 
   #allowed(): number {
-    return this.ratio * this.#requestSum + this.#floor;
-  }
-
-  /** Drops the buckets that slid out of the window since the last call. */
-  #rotate(): void {
-    const bucket = Math.floor(this.#clock.now() / this.#bucketMs);
-    if (bucket === this.#bucket) return;
-    const n = this.#requests.length;
-    const stale = Math.min(n, bucket - this.#bucket);
-    for (let i = 1; i <= stale; i++) {
-      const index = (this.#bucket + i) % n;
-      this.#requestSum -= this.#requests[index]!;
-      this.#retrySum -= this.#retries[index]!;
-      this.#requests[index] = 0;
-      this.#retries[index] = 0;
-    }
-    this.#bucket = bucket;
-    // Sums of small integers stay exact, but guard against drift all the same.
-    if (this.#requestSum < 0.5) this.#requestSum = 0;
-    if (this.#retrySum < 0.5) this.#retrySum = 0;
+    return this.ratio * this.#window.first + this.#floor;
   }
 }
