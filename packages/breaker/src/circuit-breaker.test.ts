@@ -125,6 +125,30 @@ describe('CircuitBreaker', () => {
     expect(breaker.snapshot().halfOpenInMs).toBe(1_000);
   });
 
+  it('with breakMemoryMs, opening again soon after closing takes a longer break; later, the first', () => {
+    const { breaker, fail, ok, clock } = make({
+      consecutiveFailures: 1,
+      breakDuration: 1_000,
+      maxBreakDuration: 8_000,
+      halfOpenProbes: 1,
+      breakMemoryMs: 30_000,
+    });
+    const flap = (): number => {
+      fail();
+      const open = breaker.snapshot().halfOpenInMs!;
+      clock.advance(open);
+      ok(); // one probe succeeds: closed
+      expect(breaker.state).toBe('closed');
+      return open;
+    };
+    expect([flap(), flap(), flap(), flap(), flap()]).toEqual([1_000, 2_000, 4_000, 8_000, 8_000]);
+    expect(breaker.snapshot().breakDuration).toBe(8_000);
+    clock.advance(30_000);
+    expect(breaker.snapshot().breakDuration).toBe(1_000);
+    expect(flap()).toBe(1_000);
+    expect(() => new CircuitBreaker({ breakMemoryMs: -1 })).toThrow(/`breaker.breakMemoryMs`/);
+  });
+
   it('ignores results of calls admitted before the last transition', () => {
     const { breaker, fail, clock } = make({ consecutiveFailures: 2, breakDuration: 100, halfOpenProbes: 1 });
     const stale = breaker.acquire();

@@ -50,6 +50,13 @@ export interface CircuitBreakerOptions {
   breakMultiplier?: number;
   /** …up to this, ms. Default 60 000. */
   maxBreakDuration?: number;
+  /**
+   * A breaker that opens again within this long of closing takes a longer break (the last
+   * one × `breakMultiplier`, capped) instead of the first: a flapping dependency (or an
+   * ejected endpoint that keeps failing soon after it returns) is kept out longer each
+   * time. Default 0: every open from closed takes the first break.
+   */
+  breakMemoryMs?: number;
   /** Probe calls admitted at once while half-open. Default 3. */
   halfOpenProbes?: number;
   /** Successful probes needed to close. Default: `halfOpenProbes`. */
@@ -114,6 +121,7 @@ export class CircuitBreaker implements Policy {
   readonly #baseBreak: number;
   readonly #multiplier: number;
   readonly #maxBreak: number;
+  readonly #breakMemory: number;
   readonly #halfOpenProbes: number;
   readonly #successesToClose: number;
   readonly #isFailure: (error: unknown) => boolean;
@@ -126,6 +134,8 @@ export class CircuitBreaker implements Policy {
   #consecutive = 0;
   #openUntil = 0;
   #break: number;
+  /** When probes last closed the breaker (for `breakMemoryMs`). */
+  #closedAt = -Infinity;
   #probesInFlight = 0;
   #probeSuccesses = 0;
   readonly #onStateChange = new EventEmitter<StateChange>();
@@ -149,6 +159,7 @@ export class CircuitBreaker implements Policy {
     if (this.#maxBreak < this.#baseBreak) {
       throw new RangeError(`lifeline: option \`breaker.maxBreakDuration\` must be >= breakDuration (${this.#baseBreak}), got ${this.#maxBreak}`);
     }
+    this.#breakMemory = checkDuration('breaker.breakMemoryMs', options.breakMemoryMs ?? 0, true);
     this.#halfOpenProbes = checkInteger('breaker.halfOpenProbes', options.halfOpenProbes ?? 3, 1);
     this.#successesToClose = checkInteger('breaker.successesToClose', options.successesToClose ?? this.#halfOpenProbes, 1);
     this.#isFailure = checkFunction('breaker.isFailure', options.isFailure ?? (() => true));
@@ -229,6 +240,7 @@ export class CircuitBreaker implements Policy {
   /** Back to closed with an empty window and the first break duration. */
   reset(): void {
     this.#break = this.#baseBreak;
+    this.#closedAt = -Infinity;
     this.#transition('closed', 'reset');
   }
 
@@ -247,7 +259,7 @@ export class CircuitBreaker implements Policy {
       failures: this.#window.second,
       consecutiveFailures: this.#consecutive,
       halfOpenInMs: this.#state === 'open' ? Math.max(0, this.#openUntil - this.#clock.now()) : undefined,
-      breakDuration: this.#break,
+      breakDuration: this.#state === 'closed' ? this.#breakFromClosed() : this.#break,
       probesInFlight: this.#probesInFlight,
       probeSuccesses: this.#probeSuccesses,
     };
@@ -271,7 +283,7 @@ export class CircuitBreaker implements Policy {
           this.#break = Math.min(this.#maxBreak, this.#break * this.#multiplier);
           this.#open('probe-failed');
         } else if (++this.#probeSuccesses >= this.#successesToClose) {
-          this.#break = this.#baseBreak;
+          this.#closedAt = this.#clock.now();
           this.#transition('closed', 'probes-succeeded');
         }
         return;
@@ -281,8 +293,14 @@ export class CircuitBreaker implements Policy {
   }
 
   #open(reason: TransitionReason): void {
+    if (this.#state === 'closed') this.#break = this.#breakFromClosed();
     this.#openUntil = this.#clock.now() + this.#break;
     this.#transition('open', reason);
+  }
+
+  /** The break an open from closed takes: the first, unless it closed only moments ago (flapping). */
+  #breakFromClosed(): number {
+    return this.#clock.now() - this.#closedAt < this.#breakMemory ? Math.min(this.#maxBreak, this.#break * this.#multiplier) : this.#baseBreak;
   }
 
   /** Moves open → half-open when the break is over. True when calls may be probed now. */

@@ -7,6 +7,7 @@ import {
   sleep,
   systemClock,
   type Clock,
+  type Logger,
   type ExecuteOptions,
   type Policy,
   type PolicyContext,
@@ -44,7 +45,7 @@ export interface FleetBulkheadOptions extends BulkheadOptions {
   /** When Redis cannot be reached: `local` (default) keeps working under this instance's own limit; `reject` fails closed. */
   whenUnavailable?: 'local' | 'reject';
   /** Told once per outage, and when Redis is back (pino-compatible). */
-  logger?: { warn(object: object, message: string): void; info(object: object, message: string): void };
+  logger?: Logger;
 }
 
 export interface FleetBulkheadSnapshot extends BulkheadSnapshot {

@@ -5,6 +5,7 @@ import {
   checkString,
   type Clock,
   type Deadline,
+  type Logger,
 } from '@lifeline/core';
 import { CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
 import { Bulkhead, type BulkheadOptions } from '@lifeline/bulkhead';
@@ -12,11 +13,7 @@ import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
-/** The subset of a pino logger the client uses (pino's own signature). */
-export interface Logger {
-  warn(object: object, message: string): void;
-  info(object: object, message: string): void;
-}
+export type { Logger } from '@lifeline/core';
 
 export interface ClientOptions {
   /** The dependency's name, as errors, logs and metrics call it (`payment`). */

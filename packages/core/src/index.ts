@@ -15,6 +15,7 @@ export {
   isAborted,
 } from './guards.ts';
 export { Deadline } from './deadline.ts';
+export type { Logger } from './logger.ts';
 export { type Disposable, type Event, EventEmitter } from './event.ts';
 export type { ExecuteOptions, Policy, PolicyContext } from './policy.ts';
 export { sleep, abortError } from './sleep.ts';
