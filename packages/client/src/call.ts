@@ -10,6 +10,7 @@ import {
   type TimerTask,
 } from '@lifeline/core';
 import type { CircuitBreaker } from '@lifeline/breaker';
+import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
@@ -25,6 +26,8 @@ export interface CallSettings {
   readonly clock: Clock;
   /** The breaker each attempt goes through, when there is one. */
   readonly breaker: CircuitBreaker | undefined;
+  /** The service's endpoints, when the client uses discovery: each attempt picks one. */
+  readonly pool: ServicePool | undefined;
 }
 
 const PENDING = 0;
@@ -76,6 +79,10 @@ export class Call implements TimerTask, ExecuteOptions {
   #attemptStartedAt = 0;
   /** The breaker ticket of the attempt in progress; -1 once its outcome is reported. */
   #ticket = -1;
+  /** The endpoint of the attempt in progress (discovery), kept after it to steer the retry elsewhere. */
+  #endpoint: Endpoint | undefined;
+  /** Whether `#endpoint` still counts the attempt in flight. */
+  #endpointBusy = false;
   #abortReason: Error | null = null;
 
   constructor(
@@ -163,7 +170,17 @@ export class Call implements TimerTask, ExecuteOptions {
       return Promise.reject(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
     }
     const settings = this.#settings;
-    if (settings.breaker !== undefined) {
+    let options = this.#options;
+    const pool = settings.pool;
+    if (pool !== undefined) {
+      // A retry prefers an endpoint other than the one that just failed.
+      const endpoint = pool.pick(this.#endpoint);
+      if (endpoint === undefined) return Promise.reject(pool.unavailableError());
+      this.#endpoint = endpoint;
+      this.#ticket = pool.begin(endpoint);
+      this.#endpointBusy = true;
+      options = { ...options, origin: endpoint.origin };
+    } else if (settings.breaker !== undefined) {
       try {
         this.#ticket = settings.breaker.acquire();
       } catch (error) {
@@ -178,7 +195,7 @@ export class Call implements TimerTask, ExecuteOptions {
     this.#attemptEndsAt = Math.min(this.#attemptStartedAt + settings.attemptTimeout, this.deadline.at);
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
-      this.#dispatch(this.#options, attempt);
+      this.#dispatch(options, attempt);
     } catch (error) {
       attempt.onResponseError(null, error as Error);
     }
@@ -200,11 +217,28 @@ export class Call implements TimerTask, ExecuteOptions {
    * attempt the caller abandoned is cancelled: it says nothing about the dependency.
    */
   attemptOutcome(status: number, error: unknown): void {
+    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
+    const pool = this.#settings.pool;
+    if (pool !== undefined) {
+      if (!this.#endpointBusy) return;
+      this.#endpointBusy = false;
+      const endpoint = this.#endpoint!;
+      const ticket = this.#ticket;
+      this.#ticket = -1;
+      if (error === undefined) {
+        if (status < 500) pool.succeeded(endpoint, ticket, elapsed);
+        else pool.failed(endpoint, ticket, elapsed, new HttpStatusError(status, {}, '', { service: this.service }));
+      } else if (isLifelineError(error, 'ABORTED') || error === this.#abortReason) {
+        pool.cancelled(endpoint, ticket);
+      } else {
+        pool.failed(endpoint, ticket, elapsed, error);
+      }
+      return;
+    }
     const breaker = this.#settings.breaker;
     const ticket = this.#ticket;
     if (breaker === undefined || ticket === -1) return;
     this.#ticket = -1;
-    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
     if (error === undefined) {
       if (status < 500) breaker.success(ticket, elapsed);
       else breaker.failure(ticket, elapsed, new HttpStatusError(status, {}, '', { service: this.service }));

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { CircuitBreaker } from '@lifeline/breaker';
 import type { Bulkhead } from '@lifeline/bulkhead';
+import type { ServicePool } from '@lifeline/discovery';
 import {
   abortError,
   isLifelineError,
@@ -13,7 +14,7 @@ import {
   type Event,
 } from '@lifeline/core';
 import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
-import { Pool, type Dispatcher } from 'undici';
+import { Agent, Pool, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
 import { isReplayable, resolveClientOptions, type ClientOptions, type Logger, type QueryValue, type RequestOptions } from './options.ts';
@@ -40,6 +41,8 @@ export class LifelineClient {
   readonly breaker: CircuitBreaker | undefined;
   /** The bulkhead around whole calls, if any. */
   readonly bulkhead: Bulkhead | undefined;
+  /** With discovery: the service's endpoints and balancer (shared with other clients of the service). */
+  readonly pool: ServicePool | undefined;
   /** Fires before each retry's wait. */
   readonly onRetry: Event<RetryEvent>;
   /** Fires when a failed attempt is final, with the reason no retry followed. */
@@ -51,7 +54,7 @@ export class LifelineClient {
   readonly #headers: Record<string, string>;
   readonly #throwOnHttpError: boolean;
   readonly #settings: CallSettings;
-  readonly #pool: Pool | undefined;
+  readonly #pool: Pool | Agent | undefined;
   readonly #dispatch: Dispatcher.Dispatch;
   readonly #timer: CoarseTimer;
   // Calls in flight, as an intrusive list through the calls themselves. A Set with an
@@ -79,6 +82,7 @@ export class LifelineClient {
     this.retry = resolved.retry;
     this.breaker = resolved.breaker;
     this.bulkhead = resolved.bulkhead;
+    this.pool = resolved.discovery?.pool(resolved.service!);
     this.onRetry = this.retry.onRetry;
     this.onGiveUp = this.retry.onGiveUp;
     this.#origin = resolved.origin;
@@ -95,8 +99,14 @@ export class LifelineClient {
       timer: this.#timer,
       clock,
       breaker: this.breaker,
+      pool: this.pool,
     };
-    if (options.dispatcher === undefined) {
+    if (this.pool !== undefined) {
+      // Many origins, one per endpoint: an Agent keeps a pool per origin.
+      const agent = new Agent({ connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 });
+      this.#pool = agent;
+      this.#dispatch = (opts, handler) => agent.dispatch(opts, handler);
+    } else if (options.dispatcher === undefined) {
       this.#pool = new Pool(this.#origin, { connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 });
       const pool = this.#pool;
       this.#dispatch = (opts, handler) => pool.dispatch(opts, handler);
@@ -112,7 +122,7 @@ export class LifelineClient {
   /**
    * Sends a request under the client's policy. Resolves when response headers arrive; the
    * body is read through `response.body`. Rejects with a Lifeline error: `DEADLINE_EXCEEDED`,
-   * `ATTEMPT_TIMEOUT`, `CONNECT`, `SOCKET`, `RETRY_BUDGET_EXHAUSTED`, `ABORTED`, or
+   * `ATTEMPT_TIMEOUT`, `CONNECT`, `SOCKET`, `RETRY_BUDGET_EXHAUSTED`, `CIRCUIT_OPEN`, `NO_ENDPOINTS`, `ABORTED`, or
    * `HTTP_STATUS` for a final status >= 400 (unless `throwOnHttpError` is false).
    *
    * @example
@@ -148,6 +158,9 @@ export class LifelineClient {
     const deadline = Deadline.earliest(own, options.deadline) ?? Deadline.after(Infinity, clock);
     const settings =
       options.attemptTimeout === undefined ? this.#settings : { ...this.#settings, attemptTimeout: options.attemptTimeout };
+
+    // The first call of a service may come before the resolver's first answer: wait for it, inside the deadline.
+    if (this.pool !== undefined && !this.pool.resolved) await this.pool.ready(deadline, signal);
 
     const bulkhead = this.bulkhead;
     if (bulkhead !== undefined && !bulkhead.tryAcquire()) {

@@ -40,6 +40,7 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
     timer: new CoarseTimer(),
     clock: systemClock,
     breaker: undefined,
+    pool: undefined,
   };
   return (dispatch) => (opts, handler) => {
     const idempotent = isIdempotentMethod(opts.method) || hasHeader(opts.headers, 'idempotency-key');

@@ -9,6 +9,7 @@ import {
 } from '@lifeline/core';
 import { CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
 import { Bulkhead, type BulkheadOptions } from '@lifeline/bulkhead';
+import type { Discovery } from '@lifeline/discovery';
 import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -16,10 +17,20 @@ import type { Dispatcher } from 'undici';
 export type { Logger } from '@lifeline/core';
 
 export interface ClientOptions {
-  /** The dependency's name, as errors, logs and metrics call it (`payment`). */
-  name: string;
-  /** Origin, optionally with a path prefix: `http://payment:8080/v1`. */
-  baseUrl: string | URL;
+  /** The dependency's name, as errors, logs and metrics call it (`payment`). Default: `service`. */
+  name?: string;
+  /** Origin, optionally with a path prefix: `http://payment:8080/v1`. Either this, or `service` and `discovery`. */
+  baseUrl?: string | URL;
+  /**
+   * The service to find through `discovery` (`payment`): each attempt picks one of its
+   * live endpoints, a retry prefers another one, and a call fails with `NO_ENDPOINTS`
+   * when there is none, or `CIRCUIT_OPEN` when every endpoint is failing.
+   */
+  service?: string;
+  /** Service discovery and load balancing, shared by the clients of a process. Not closed by `close()`. */
+  discovery?: Discovery;
+  /** With `discovery`: a path prefix for every request (`/v1`). */
+  basePath?: string;
   /** Total deadline of a call, retries and body included, ms. Default 10 000. */
   timeout?: number;
   /** Limit on one attempt, until response headers, ms; never beyond the remaining deadline. Default 2 000. */
@@ -30,7 +41,8 @@ export interface ClientOptions {
    * The circuit breaker every attempt goes through: one, its options, or `false`. Default:
    * opens at ≥ 50 % failures over ≥ 20 calls in 10 s or 5 in a row, half-open after 5 s with
    * 3 probes; 5xx, connection failures and timeouts are failures, and so is a response
-   * slower than 0.8 × `attemptTimeout`.
+   * slower than 0.8 × `attemptTimeout`. With `discovery`, each endpoint has a breaker of
+   * its own, configured on the `Discovery`, and this option is refused.
    */
   breaker?: CircuitBreaker | CircuitBreakerOptions | false;
   /**
@@ -42,7 +54,7 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Throw `HTTP_STATUS` for a final status >= 400 instead of returning the response. Default true. */
   throwOnHttpError?: boolean;
-  /** Connections in the pool (undici `Pool` `connections`). Default: unlimited. */
+  /** Connections in the pool (per endpoint with discovery). Default: unlimited. */
   connections?: number;
   /** HTTP/1.1 pipelining depth. Default 1. */
   pipelining?: number;
@@ -89,7 +101,10 @@ export interface RequestOptions {
 /** @internal */
 export interface ResolvedClientOptions {
   name: string;
+  /** The base URL's origin; empty with discovery. */
   origin: string;
+  service: string | undefined;
+  discovery: Discovery | undefined;
   prefix: string;
   timeout: number;
   attemptTimeout: number;
@@ -114,15 +129,15 @@ export function isReplayable(body: unknown): boolean {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
-/** Validates and resolves client options once, at construction. @internal */
-export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  if (checkObject('options', options) === undefined) throw new TypeError('lifeline: createClient needs an options object');
-  const name = checkString('name', options.name);
+function parseBaseUrl(baseUrl: string | URL | undefined): URL {
+  if (baseUrl === undefined) {
+    throw new TypeError('lifeline: createClient needs `baseUrl` (a fixed address), or `service` with `discovery`');
+  }
   let url: URL;
   try {
-    url = new URL(options.baseUrl);
+    url = new URL(baseUrl);
   } catch {
-    throw new TypeError(`lifeline: option \`baseUrl\` must be an absolute http(s) URL, got ${JSON.stringify(String(options.baseUrl))}`);
+    throw new TypeError(`lifeline: option \`baseUrl\` must be an absolute http(s) URL, got ${JSON.stringify(String(baseUrl))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new TypeError(`lifeline: option \`baseUrl\` must use http: or https:, got ${JSON.stringify(url.protocol)}`);
@@ -130,6 +145,44 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (url.search !== '' || url.hash !== '') {
     throw new TypeError(`lifeline: option \`baseUrl\` must not have a query or fragment, got ${JSON.stringify(url.href)}`);
   }
+  return url;
+}
+
+/** Validates and resolves client options once, at construction. @internal */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  if (checkObject('options', options) === undefined) throw new TypeError('lifeline: createClient needs an options object');
+  const discovery = options.discovery;
+  let origin = '';
+  let prefix = '';
+  let service: string | undefined;
+  if (discovery === undefined) {
+    if (options.service !== undefined) {
+      throw new TypeError('lifeline: option `service` needs `discovery` (a Discovery that finds its instances); for a fixed address use `baseUrl`');
+    }
+    const url = parseBaseUrl(options.baseUrl);
+    origin = url.origin;
+    prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  } else {
+    if (typeof discovery !== 'object' || discovery === null || typeof discovery.pool !== 'function') {
+      throw new TypeError(`lifeline: option \`discovery\` must be a Discovery, got ${typeof discovery}`);
+    }
+    service = checkString('service', options.service);
+    if (options.baseUrl !== undefined) {
+      throw new TypeError('lifeline: options `baseUrl` and `discovery` exclude each other: discovery finds the addresses (use `basePath` for a path prefix)');
+    }
+    if (options.breaker !== undefined && options.breaker !== false) {
+      throw new TypeError('lifeline: option `breaker` does not apply with `discovery`: each endpoint has its own breaker, configured on the Discovery (`breaker` option)');
+    }
+    if (options.dispatcher !== undefined) {
+      throw new TypeError('lifeline: option `dispatcher` does not apply with `discovery`: the client dispatches to the endpoints it picks');
+    }
+    const basePath = options.basePath === undefined ? '' : checkString('basePath', options.basePath);
+    if (basePath !== '' && !/^\/[^?#]*$/.test(basePath)) {
+      throw new TypeError(`lifeline: option \`basePath\` must start with "/" and have no query or fragment, got ${JSON.stringify(basePath)}`);
+    }
+    prefix = basePath.replace(/\/$/, '');
+  }
+  const name = checkString('name', options.name ?? service);
   const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
   const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
   if (timeout === 0 || attemptTimeout === 0) {
@@ -139,7 +192,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const breakerOption = options.breaker;
   let breaker: CircuitBreaker | undefined;
   if (breakerOption instanceof CircuitBreaker) breaker = breakerOption;
-  else if (breakerOption !== false) {
+  else if (breakerOption !== false && discovery === undefined) {
     breaker = new CircuitBreaker({
       name,
       slowCallMs: attemptTimeout === Infinity ? Infinity : attemptTimeout * 0.8,
@@ -163,8 +216,10 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   }
   return {
     name,
-    origin: url.origin,
-    prefix: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    origin,
+    service,
+    discovery,
+    prefix,
     timeout,
     attemptTimeout,
     retry,

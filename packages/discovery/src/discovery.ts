@@ -59,7 +59,7 @@ export class Discovery {
     if (checkObject('options', options) === undefined) throw new TypeError('lifeline: Discovery needs an options object');
     const resolver = options.resolver;
     if (typeof resolver !== 'object' || resolver === null || typeof resolver.subscribe !== 'function') {
-      throw new TypeError(`lifeline: option \`resolver\` must be a Resolver (StaticResolver, DnsResolver, EtcdResolver), got ${String(resolver)}`);
+      throw new TypeError(`lifeline: option \`resolver\` must be a Resolver (StaticResolver, DnsResolver, EtcdResolver), got ${resolver === null ? 'null' : typeof resolver}`);
     }
     this.resolver = resolver;
     const breaker = { ...DEFAULT_BREAKER, ...(checkObject('breaker', options.breaker) as CircuitBreakerOptions | undefined) };

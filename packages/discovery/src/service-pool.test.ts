@@ -167,7 +167,7 @@ describe('ServicePool', () => {
     );
   });
 
-  it('waits for the first answer only until the deadline', async () => {
+  it('a service the resolver does not know fails with NO_ENDPOINTS saying why', () => {
     const resolver = new StaticResolver();
     const discovery = new Discovery({ resolver });
     opened.push(discovery);

@@ -358,6 +358,11 @@ export class ServicePool {
     endpoint.forced = to === 'forced-open';
     endpoint.failing = to === 'open' || to === 'forced-open';
     endpoint.probing = to === 'half-open';
+    if (endpoint.probing) {
+      // Its latency was measured while it failed: start afresh so the balancer lets the probes through.
+      endpoint.ewma = 0;
+      endpoint.sampledAt = 0;
+    }
     if (!endpoint.failing && endpoint.ejected) {
       endpoint.ejected = false;
       this.#settings.logger?.info(
