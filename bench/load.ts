@@ -89,7 +89,7 @@ const maxRequests = positive('max-requests', flags['max-requests'], true);
 const maxErrors = positive('max-errors', flags['max-errors'], true);
 
 // The packages resolve to their built dist/: refuse to measure a stale or missing build silently.
-for (const pkg of ['@lifeline/client', '@lifeline/core', '@lifeline/retry']) {
+for (const pkg of ['@lifeline/client', '@lifeline/core', '@lifeline/retry', '@lifeline/discovery']) {
   const entry = fileURLToPath(import.meta.resolve(pkg));
   if (!existsSync(entry)) {
     console.error(`load.ts: ${pkg} is not built (${entry} is missing). Run \`./dev run build\` first.`);
@@ -98,6 +98,7 @@ for (const pkg of ['@lifeline/client', '@lifeline/core', '@lifeline/retry']) {
 }
 const { Pool } = await import('undici');
 const { createClient } = await import('@lifeline/client');
+const { Discovery, StaticResolver } = await import('@lifeline/discovery');
 // The peers: undici wrapped in another library's policies.
 const { default: OpossumBreaker } = await import('opossum');
 const cockatiel = await import('cockatiel');
@@ -113,7 +114,8 @@ interface Runner {
 interface Variant {
   label: string;
   describe: string;
-  make(origin: string): Runner;
+  /** `origin` is the server's first port; `endpoints` all three (`host:port`), for discovery. */
+  make(origin: string, endpoints: string[]): Runner;
   /**
    * Idle time after the run, ms, for what the run leaves behind to finish before the next
    * one is measured (AbortSignal.timeout's timers live 10 s past their request).
@@ -190,6 +192,25 @@ const VARIANTS: Record<string, Variant> = {
           await res.body.text();
         },
         close: () => client.close(),
+      };
+    },
+  },
+  'lifeline-discovery': {
+    label: 'G  @lifeline/client + discovery',
+    describe:
+      "createClient({ service, discovery, connections }) with a Discovery over a StaticResolver of three endpoints (the server's three ports): B's defaults, plus a P2C pick per attempt and a breaker per endpoint. `connections` applies per endpoint, so G may open up to 3× the connections of the others",
+    make(_origin, endpoints) {
+      const discovery = new Discovery({ resolver: new StaticResolver({ services: { bench: endpoints } }) });
+      const client = createClient({ service: 'bench', discovery, connections });
+      return {
+        async one() {
+          const res = await client.get('/');
+          await res.body.text();
+        },
+        async close() {
+          await client.close();
+          await discovery.close();
+        },
       };
     },
   },
@@ -415,7 +436,9 @@ interface Marks {
 /** One run of one variant, in the current process: fresh dispatcher, warm-up, measured window. */
 async function clientRun(key: string, origin: string, marks: Marks): Promise<Drive> {
   collectGarbage();
-  const runner = VARIANTS[key]!.make(origin);
+  // `origin` carries the server's three origins, comma-separated.
+  const origins = origin.split(',');
+  const runner = VARIANTS[key]!.make(origins[0]!, origins.map((o) => new URL(o).host));
   try {
     if (warmup > 0) await drive(() => runner.one(), warmup * 1_000, false);
     await marks.start();
@@ -495,7 +518,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }, watchdogMs).unref();
 
-  function startServer(): Promise<{ child: ChildProcess; port: number }> {
+  function startServer(): Promise<{ child: ChildProcess; ports: number[] }> {
     // execArgv: [] keeps flags such as --cpu-prof meant for the client out of the server.
     const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
       execArgv: [],
@@ -514,7 +537,7 @@ async function main(): Promise<void> {
         child.once('exit', (code, sig) => {
           if (!stopping) console.error(`load.ts: the server exited unexpectedly (code ${code}, signal ${sig})`);
         });
-        resolve({ child, port: message.port });
+        resolve({ child, ports: message.ports });
       });
     });
   }
@@ -636,8 +659,8 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   let exitCode = 0;
   try {
-    const { child, port } = await startServer();
-    const origin = `http://127.0.0.1:${port}`;
+    const { child, ports } = await startServer();
+    const origin = ports.map((port) => `http://127.0.0.1:${port}`).join(',');
     for (let round = 1; round <= rounds; round++) {
       // ABC, CBA, ABC…: each variant runs early and late equally often.
       const order = round % 2 === 1 ? variantKeys : [...variantKeys].reverse();

@@ -19,6 +19,7 @@ import { runInNewContext } from 'node:vm';
 import { CoarseTimer, Deadline, type TimerTask } from '@lifeline/core';
 import { RetryPolicy } from '@lifeline/retry';
 import { createClient } from '@lifeline/client';
+import { Discovery, StaticResolver, type ServicePool } from '@lifeline/discovery';
 import { Dispatcher } from 'undici';
 
 // mitata collects garbage between benchmarks when it finds a gc(): expose one without
@@ -273,6 +274,44 @@ group(`(e) a whole GET + body read, ${IN_FLIGHT} calls in flight, answered on th
   });
 });
 
+// ---------------------------------------------------------------------------------------
+// (f) the balancer's pick() over 1,000 endpoints (goal: ≤ 200 ns). P2C draws two, compares
+// requests in flight, then the latency EWMA; round-robin steps a cursor. With 100 of the
+// 1,000 ejected, a draw that lands on one costs a second look.
+
+const ENDPOINTS = Array.from({ length: 1_000 }, (_, i) => `10.0.${i >> 8}.${i & 255}:8080`);
+function poolOf(balancer: 'p2c' | 'round-robin', ejected: number): { pool: ServicePool; discovery: Discovery } {
+  const discovery = new Discovery({
+    resolver: new StaticResolver({ services: { svc: ENDPOINTS } }),
+    balancer,
+    maxEjectionRatio: 0.5,
+    breaker: { consecutiveFailures: 1, breakDuration: 3_600_000, maxBreakDuration: 3_600_000 },
+  });
+  const pool = discovery.pool('svc');
+  const list = pool.endpoints;
+  // Varied load and latency, so P2C compares real figures.
+  list.forEach((e, i) => {
+    e.inFlight = i % 4;
+    e.observe(5 + (i % 17), 1, 10_000);
+  });
+  for (let i = 0; i < ejected; i++) {
+    const e = list[i * 7]!;
+    pool.failed(e, pool.begin(e), 1, new Error('down'));
+  }
+  return { pool, discovery };
+}
+const p2c = poolOf('p2c', 0);
+const p2cEjected = poolOf('p2c', 100);
+const roundRobin = poolOf('round-robin', 0);
+const lastTried = p2c.pool.endpoints[3];
+
+group('(f) ServicePool.pick() over 1,000 endpoints', () => {
+  bench('p2c, all healthy', () => do_not_optimize(p2c.pool.pick()));
+  bench('p2c, 100 ejected', () => do_not_optimize(p2cEjected.pool.pick()));
+  bench('p2c, avoiding the last endpoint (a retry)', () => do_not_optimize(p2c.pool.pick(lastTried)));
+  bench('round-robin, all healthy', () => do_not_optimize(roundRobin.pool.pick()));
+});
+
 const { benchmarks } = await run({ colors: process.stdout.isTTY === true });
 
 // Per-call figures, the numbers the README quotes.
@@ -299,6 +338,11 @@ console.log(`| @lifeline/client get() + body.text() | ${us(eLifeline)} | ${eLife
 const base = avg.get('direct async call, awaited') ?? NaN;
 const execute = avg.get('RetryPolicy.execute + deadline + signal (as the client)') ?? NaN;
 console.log(`\n(a) RetryPolicy.execute as the client calls it: ${us(execute / 1_000)} per call, ${us((execute - base) / 1_000)} over an awaited direct call`);
+
+for (const name of ['p2c, all healthy', 'p2c, 100 ejected', 'p2c, avoiding the last endpoint (a retry)', 'round-robin, all healthy']) {
+  console.log(`(f) pick(), ${name}: ${((avg.get(name) ?? NaN)).toFixed(1)} ns`);
+}
+for (const { discovery } of [p2c, p2cEjected, roundRobin]) await discovery.close();
 
 for (const task of background) timer.cancel(task);
 timer.close();
