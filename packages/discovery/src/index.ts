@@ -4,3 +4,5 @@ export { StaticResolver, type StaticResolverOptions, type StaticInstance, ENV_PR
 export { Discovery, type DiscoveryOptions, type DiscoverySnapshot } from './discovery.ts';
 export { ServicePool, type BalancerKind, type PoolMode, type PoolSnapshot, type EjectionEvent } from './service-pool.ts';
 export { Endpoint, type EndpointHealth, type EndpointSnapshot } from './endpoint.ts';
+export { DnsResolver, type DnsResolverOptions, type DnsRecordType } from './dns-resolver.ts';
+export { DnsQueryError } from './dns-query.ts';
