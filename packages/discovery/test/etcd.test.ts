@@ -106,6 +106,23 @@ function entry(port: number, zone?: string): string {
   return encodeEntry({ host: '127.0.0.1', port, zone });
 }
 
+/** A client whose first watch starts at `revision` instead of the one asked for; later watches are untouched. */
+function firstWatchFrom(revision: string): Etcd3 {
+  const client = new Etcd3({ hosts: server.hosts });
+  cleanups.push(() => client.close());
+  const watch = client.watch.bind(client);
+  let first = true;
+  client.watch = () => {
+    const builder = watch();
+    const startRevision = builder.startRevision.bind(builder);
+    const shifted = first;
+    first = false;
+    builder.startRevision = (asked: string) => startRevision(shifted ? revision : asked);
+    return builder;
+  };
+  return client;
+}
+
 describe('EtcdResolver and EtcdRegistration against a real etcd', () => {
   it('sees a registration (host, port, id, zone), a second one, and a deregistration', async () => {
     const name = service();
@@ -217,18 +234,7 @@ describe('EtcdResolver and EtcdRegistration against a real etcd', () => {
 
     // The resolver's first watch starts at revision 1, long compacted: etcd cancels it
     // (compact_revision), as it would a watch that fell behind a compaction.
-    const client = new Etcd3({ hosts: server.hosts });
-    cleanups.push(() => client.close());
-    const watch = client.watch.bind(client);
-    let first = true;
-    client.watch = () => {
-      const builder = watch();
-      const startRevision = builder.startRevision.bind(builder);
-      const shifted = first;
-      first = false;
-      builder.startRevision = (revision: string) => startRevision(shifted ? '1' : revision);
-      return builder;
-    };
+    const client = firstWatchFrom('1');
     const logger = recorder();
     const followed = subscribe(resolver({ client, hosts: undefined, logger }), name);
     await followed.until('the list', (state) => ids(state).join() === 'a,churn');
@@ -243,18 +249,7 @@ describe('EtcdResolver and EtcdRegistration against a real etcd', () => {
     const name = service();
     await put(name, 'a', entry(7501));
     // The first watch starts far in the future, so it delivers nothing: a stalled watch.
-    const client = new Etcd3({ hosts: server.hosts });
-    cleanups.push(() => client.close());
-    const watch = client.watch.bind(client);
-    let first = true;
-    client.watch = () => {
-      const builder = watch();
-      const startRevision = builder.startRevision.bind(builder);
-      const shifted = first;
-      first = false;
-      builder.startRevision = (revision: string) => startRevision(shifted ? '1000000000' : revision);
-      return builder;
-    };
+    const client = firstWatchFrom('1000000000');
     const logger = recorder();
     const followed = subscribe(resolver({ client, hosts: undefined, logger, stallTimeoutMs: 600 }), name);
     await followed.until('the list', (state) => ids(state).join() === 'a');
