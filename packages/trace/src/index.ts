@@ -1,0 +1,29 @@
+export {
+  REQUEST_ID,
+  REQUEST_TIMEOUT,
+  REQUEST_ATTEMPT,
+  GRPC_TIMEOUT,
+  ENVOY_TIMEOUT,
+  TRACEPARENT,
+  TRACESTATE,
+  BAGGAGE,
+  type HeaderRecord,
+} from './headers.ts';
+export {
+  MAX_DEADLINE_MS,
+  type DeadlineHeaders,
+  parseDeadlineHeaders,
+  readDeadlineMs,
+  parseGrpcTimeout,
+  formatDeadlineHeader,
+} from './deadline-header.ts';
+export { MAX_REQUEST_ID_LENGTH, MAX_ATTEMPT, readRequestId, newRequestId, readAttempt } from './request-id.ts';
+export {
+  MAX_BAGGAGE_ENTRIES,
+  MAX_BAGGAGE_BYTES,
+  type ExtractOptions,
+  extractContext,
+  injectContext,
+  truncateBaggage,
+} from './propagation.ts';
+export { REDACT_PATHS, redactOptions } from './redact.ts';

@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_REQUEST_ID_LENGTH, newRequestId, readAttempt, readRequestId } from './request-id.ts';
+
+describe('readRequestId', () => {
+  it('accepts 1..128 visible ASCII characters without spaces, quotes, commas or backslashes', () => {
+    expect(readRequestId('abc-123')).toBe('abc-123');
+    expect(readRequestId('4bf92f35-77b3-4da6-a3ce-929d0e0e4736')).toBe('4bf92f35-77b3-4da6-a3ce-929d0e0e4736');
+    expect(readRequestId('a:b/c=d;e@f[g]{h}~!#$%&*+.^_`|')).toBe('a:b/c=d;e@f[g]{h}~!#$%&*+.^_`|');
+    expect(readRequestId('x'.repeat(MAX_REQUEST_ID_LENGTH))).toBe('x'.repeat(MAX_REQUEST_ID_LENGTH));
+    expect(readRequestId('  id-1 ')).toBe('id-1');
+    expect(readRequestId(['same', 'same'])).toBe('same');
+  });
+
+  it('ignores anything else', () => {
+    const bad = ['', ' ', 'a b', 'a"b', "a'b", 'a,b', 'a\\b', 'a\nb', 'é', 'a\u0000', 'x'.repeat(129), '\u007f'];
+    for (const value of bad) expect(readRequestId(value), JSON.stringify(value)).toBeUndefined();
+    expect(readRequestId(undefined)).toBeUndefined();
+    expect(readRequestId(['a', 'b'])).toBeUndefined();
+    expect(readRequestId([])).toBeUndefined();
+    expect(readRequestId(42 as unknown as string)).toBeUndefined();
+  });
+
+  it('property: 10,000 random strings never throw; accepted ids are within the charset', () => {
+    const allowed = /^[\x21\x23-\x26\x28-\x2B\x2D-\x5B\x5D-\x7E]{1,128}$/;
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 140 }), fc.string({ unit: 'binary', maxLength: 140 })), (value) => {
+        const id = readRequestId(value);
+        if (id !== undefined) {
+          expect(allowed.test(id)).toBe(true);
+          expect(value.includes(id)).toBe(true);
+        }
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+});
+
+describe('newRequestId', () => {
+  it('is random and accepted by readRequestId', () => {
+    const a = newRequestId();
+    const b = newRequestId();
+    expect(a).not.toBe(b);
+    expect(readRequestId(a)).toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('readAttempt', () => {
+  it('accepts a positive integer up to 100', () => {
+    expect(readAttempt('1')).toBe(1);
+    expect(readAttempt('100')).toBe(100);
+    expect(readAttempt(['3', '3'])).toBe(3);
+    for (const bad of ['0', '101', '-1', '01', '1.0', '+2', '', 'two', '1e2', '999']) {
+      expect(readAttempt(bad), bad).toBeUndefined();
+    }
+    expect(readAttempt(['2', '3'])).toBeUndefined();
+    expect(readAttempt(undefined)).toBeUndefined();
+  });
+});
