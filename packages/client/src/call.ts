@@ -12,6 +12,7 @@ import {
 import type { CircuitBreaker } from '@lifeline/breaker';
 import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
+import { formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
@@ -193,6 +194,13 @@ export class Call implements TimerTask, ExecuteOptions {
     this.#attempt = attempt;
     this.#attemptStartedAt = settings.clock.now();
     this.#attemptEndsAt = Math.min(this.#attemptStartedAt + settings.attemptTimeout, this.deadline.at);
+    // The attempt number, and the time this attempt has left in relative ms (no clock skew
+    // between hosts), so the next hop stops working when this one stops waiting.
+    const left = this.#attemptEndsAt - this.#attemptStartedAt;
+    options = {
+      ...options,
+      headers: withHeaders(options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
+    };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
       this.#dispatch(options, attempt);
@@ -264,4 +272,39 @@ export class Call implements TimerTask, ExecuteOptions {
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+type DispatchHeaders = Dispatcher.DispatchOptions['headers'];
+
+/**
+ * `headers` with the attempt and remaining-time headers set (any other spelling of them
+ * replaced), in whichever form undici was given them: a record, a flat `[name, value, …]`
+ * array, or an iterable of pairs.
+ */
+function withHeaders(headers: DispatchHeaders, attempt: string, timeout: string | undefined): DispatchHeaders {
+  const ours = (key: string): boolean => {
+    const lower = key.toLowerCase();
+    return lower === REQUEST_ATTEMPT || lower === REQUEST_TIMEOUT;
+  };
+  if (Array.isArray(headers)) {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (!ours(String(headers[i]))) out.push(headers[i] as string, headers[i + 1] as string);
+    }
+    out.push(REQUEST_ATTEMPT, attempt);
+    if (timeout !== undefined) out.push(REQUEST_TIMEOUT, timeout);
+    return out;
+  }
+  const out: Record<string, string | string[] | undefined> = {};
+  if (headers !== undefined && headers !== null) {
+    if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const [key, v] of headers as Iterable<[string, string | string[]]>) if (!ours(key)) out[key] = v;
+    } else {
+      const record = headers as Record<string, string | string[] | undefined>;
+      for (const key in record) if (!ours(key)) out[key] = record[key];
+    }
+  }
+  out[REQUEST_ATTEMPT] = attempt;
+  if (timeout !== undefined) out[REQUEST_TIMEOUT] = timeout;
+  return out;
 }
