@@ -12,7 +12,7 @@ import {
 import type { CircuitBreaker } from '@lifeline/breaker';
 import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
-import { formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
+import { MAX_DEADLINE_MS, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
@@ -199,7 +199,7 @@ export class Call implements TimerTask, ExecuteOptions {
     const left = this.#attemptEndsAt - this.#attemptStartedAt;
     options = {
       ...options,
-      headers: withHeaders(options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
+      headers: withHeaders(options.headers, String(context.attempt), left === Infinity ? undefined : String(Math.min(MAX_DEADLINE_MS, Math.max(0, Math.floor(left))))),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
@@ -282,10 +282,10 @@ type DispatchHeaders = Dispatcher.DispatchOptions['headers'];
  * array, or an iterable of pairs.
  */
 function withHeaders(headers: DispatchHeaders, attempt: string, timeout: string | undefined): DispatchHeaders {
-  const ours = (key: string): boolean => {
-    const lower = key.toLowerCase();
-    return lower === REQUEST_ATTEMPT || lower === REQUEST_TIMEOUT;
-  };
+  // A length check first: most names are neither, and lower-casing each would cost more.
+  const ours = (key: string): boolean =>
+    (key.length === REQUEST_ATTEMPT.length || key.length === REQUEST_TIMEOUT.length) &&
+    (key === REQUEST_ATTEMPT || key === REQUEST_TIMEOUT || key.toLowerCase() === REQUEST_ATTEMPT || key.toLowerCase() === REQUEST_TIMEOUT);
   if (Array.isArray(headers)) {
     const out: string[] = [];
     for (let i = 0; i + 1 < headers.length; i += 2) {
