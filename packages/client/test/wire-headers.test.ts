@@ -1,4 +1,4 @@
-import { Agent, fetch, request } from 'undici';
+import { Agent, fetch, Headers, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createInterceptor, type LifelineClient } from '../src/index.ts';
 import { quickBackoff, startServer, type TestServer } from './servers.ts';
