@@ -171,7 +171,7 @@ export class Call implements TimerTask, ExecuteOptions {
       return Promise.reject(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
     }
     const settings = this.#settings;
-    let options = this.#options;
+    let origin = this.#options.origin;
     const pool = settings.pool;
     if (pool !== undefined) {
       // A retry prefers an endpoint other than the one that just failed.
@@ -180,7 +180,7 @@ export class Call implements TimerTask, ExecuteOptions {
       this.#endpoint = endpoint;
       this.#ticket = pool.begin(endpoint);
       this.#endpointBusy = true;
-      options = { ...options, origin: endpoint.origin };
+      origin = endpoint.origin;
     } else if (settings.breaker !== undefined) {
       try {
         this.#ticket = settings.breaker.acquire();
@@ -197,9 +197,10 @@ export class Call implements TimerTask, ExecuteOptions {
     // The attempt number, and the time this attempt has left in relative ms (no clock skew
     // between hosts), so the next hop stops working when this one stops waiting.
     const left = this.#attemptEndsAt - this.#attemptStartedAt;
-    options = {
-      ...options,
-      headers: withHeaders(options.headers, String(context.attempt), left === Infinity ? undefined : String(Math.min(MAX_DEADLINE_MS, Math.max(0, Math.floor(left))))),
+    const options: Dispatcher.DispatchOptions = {
+      ...this.#options,
+      origin,
+      headers: withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : String(Math.min(MAX_DEADLINE_MS, Math.max(0, Math.floor(left))))),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
