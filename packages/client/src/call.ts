@@ -12,7 +12,7 @@ import {
 import type { CircuitBreaker } from '@lifeline/breaker';
 import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
-import { MAX_DEADLINE_MS, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
+import { formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
@@ -200,7 +200,7 @@ export class Call implements TimerTask, ExecuteOptions {
     const options: Dispatcher.DispatchOptions = {
       ...this.#options,
       origin,
-      headers: withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : String(Math.min(MAX_DEADLINE_MS, Math.max(0, Math.floor(left))))),
+      headers: withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
@@ -226,36 +226,22 @@ export class Call implements TimerTask, ExecuteOptions {
    * attempt the caller abandoned is cancelled: it says nothing about the dependency.
    */
   attemptOutcome(status: number, error: unknown): void {
-    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
-    const pool = this.#settings.pool;
-    if (pool !== undefined) {
-      if (!this.#endpointBusy) return;
-      this.#endpointBusy = false;
-      const endpoint = this.#endpoint!;
-      const ticket = this.#ticket;
-      this.#ticket = -1;
-      if (error === undefined) {
-        if (status < 500) pool.succeeded(endpoint, ticket, elapsed);
-        else pool.failed(endpoint, ticket, elapsed, new HttpStatusError(status, {}, '', { service: this.service }));
-      } else if (isLifelineError(error, 'ABORTED') || error === this.#abortReason) {
-        pool.cancelled(endpoint, ticket);
-      } else {
-        pool.failed(endpoint, ticket, elapsed, error);
-      }
-      return;
-    }
-    const breaker = this.#settings.breaker;
+    const { pool, breaker } = this.#settings;
+    if (pool !== undefined ? !this.#endpointBusy : breaker === undefined || this.#ticket === -1) return;
     const ticket = this.#ticket;
-    if (breaker === undefined || ticket === -1) return;
     this.#ticket = -1;
-    if (error === undefined) {
-      if (status < 500) breaker.success(ticket, elapsed);
-      else breaker.failure(ticket, elapsed, new HttpStatusError(status, {}, '', { service: this.service }));
-    } else if (isLifelineError(error, 'ABORTED') || error === this.#abortReason) {
-      breaker.cancel(ticket);
-    } else {
-      breaker.failure(ticket, elapsed, error);
-    }
+    this.#endpointBusy = false;
+    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
+    const cancelled = error !== undefined && (isLifelineError(error, 'ABORTED') || error === this.#abortReason);
+    const failure = error ?? (status < 500 ? undefined : new HttpStatusError(status, {}, '', { service: this.service }));
+    if (pool !== undefined) {
+      const endpoint = this.#endpoint!;
+      if (cancelled) pool.cancelled(endpoint, ticket);
+      else if (failure === undefined) pool.succeeded(endpoint, ticket, elapsed);
+      else pool.failed(endpoint, ticket, elapsed, failure);
+    } else if (cancelled) breaker!.cancel(ticket);
+    else if (failure === undefined) breaker!.success(ticket, elapsed);
+    else breaker!.failure(ticket, elapsed, failure);
   }
 
   #settle(): void {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../bulkhead/test/redis-server.ts';
 
 /** A real single-member etcd on 127.0.0.1 (free client and peer ports, a temp data dir), for one test file. */
 export interface EtcdServer {
@@ -22,14 +22,6 @@ export interface EtcdServer {
   readonly running: boolean;
   /** Stops etcd and removes the data dir. */
   dispose(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function healthy(clientPort: number): Promise<boolean> {
