@@ -29,6 +29,8 @@ export interface CallSettings {
   readonly breaker: CircuitBreaker | undefined;
   /** The service's endpoints, when the client uses discovery: each attempt picks one. */
   readonly pool: ServicePool | undefined;
+  /** The request headers are always a record with lower-case names (the client's own calls, not an interceptor's). */
+  readonly ownHeaders: boolean;
 }
 
 const PENDING = 0;
@@ -200,7 +202,13 @@ export class Call implements TimerTask, ExecuteOptions {
     const options: Dispatcher.DispatchOptions = {
       ...this.#options,
       origin,
-      headers: withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
+      headers: settings.ownHeaders
+        ? {
+            ...(this.#options.headers as Record<string, string | string[] | undefined>),
+            [REQUEST_ATTEMPT]: String(context.attempt),
+            [REQUEST_TIMEOUT]: left === Infinity ? undefined : formatDeadlineHeader(left),
+          }
+        : withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {

@@ -100,6 +100,7 @@ export class LifelineClient {
       clock,
       breaker: this.breaker,
       pool: this.pool,
+      ownHeaders: true,
     };
     if (this.pool !== undefined) {
       // Many origins, one per endpoint: an Agent keeps a pool per origin.

@@ -41,6 +41,7 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
     clock: systemClock,
     breaker: undefined,
     pool: undefined,
+    ownHeaders: false,
   };
   return (dispatch) => (opts, handler) => {
     const idempotent = isIdempotentMethod(opts.method) || hasHeader(opts.headers, 'idempotency-key');
