@@ -27,3 +27,4 @@ export {
   truncateBaggage,
 } from './propagation.ts';
 export { REDACT_PATHS, redactOptions } from './redact.ts';
+export { type RequestContext, runWithRequestContext, currentRequestContext, parentContext } from './request-context.ts';

@@ -1,0 +1,56 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Deadline } from '@lifeline/core';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
+import { extractContext } from './propagation.ts';
+import { currentRequestContext, parentContext, runWithRequestContext, type RequestContext } from './request-context.ts';
+
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+function request(): RequestContext {
+  return {
+    requestId: 'req-1',
+    deadline: Deadline.after(1_000),
+    signal: undefined,
+    attempt: 2,
+    context: extractContext({ traceparent: TRACEPARENT }),
+  };
+}
+
+describe('request context', () => {
+  it('is undefined outside a request', () => {
+    expect(currentRequestContext()).toBeUndefined();
+    expect(parentContext()).toBe(context.active());
+  });
+
+  it('follows async work started inside the request', async () => {
+    const req = request();
+    const seen = await runWithRequestContext(req, async () => {
+      await delay(1);
+      return new Promise<RequestContext | undefined>((resolve) => setImmediate(() => resolve(currentRequestContext())));
+    });
+    expect(seen).toBe(req);
+    expect(currentRequestContext()).toBeUndefined();
+  });
+
+  it('gives the inbound trace as the parent with no OpenTelemetry context manager registered', () => {
+    const req = request();
+    runWithRequestContext(req, () => {
+      // No SDK in this test: the active OpenTelemetry context stays the root one.
+      expect(context.active()).toBe(ROOT_CONTEXT);
+      const parent = trace.getSpanContext(parentContext());
+      expect(parent?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(parent?.spanId).toBe('b7ad6b7169203331');
+      expect(parent?.isRemote).toBe(true);
+    });
+  });
+
+  it('nests: the inner request context wins and the outer comes back', () => {
+    const outer = request();
+    const inner = { ...request(), requestId: 'req-2' };
+    runWithRequestContext(outer, () => {
+      runWithRequestContext(inner, () => expect(currentRequestContext()?.requestId).toBe('req-2'));
+      expect(currentRequestContext()?.requestId).toBe('req-1');
+    });
+  });
+});
