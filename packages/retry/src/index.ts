@@ -11,6 +11,7 @@ export {
   type RetryPolicyOptions,
   type RetryEvent,
   type GiveUpEvent,
+  type RetryExecuteOptions,
   type GiveUpReason,
 } from './retry-policy.ts';
 export { isRetryable, isTransientStatus, isTransientNetworkError, isConnectFailure, errorCodeOf } from './classify.ts';

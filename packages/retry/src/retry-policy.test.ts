@@ -32,6 +32,22 @@ describe('RetryPolicy', () => {
     expect(reasons).toEqual(['attempts']);
   });
 
+  it('calls the per-call hooks as well as the policy-wide events', async () => {
+    const policy = new RetryPolicy({ maxAttempts: 3, backoff: noWait, budget: false });
+    const policyWide: string[] = [];
+    policy.onRetry((e) => policyWide.push(`retry ${e.attempt}`));
+    const perCall: string[] = [];
+    const { fn } = failing(5, () => transient('down'));
+    await expect(
+      policy.execute(fn, {
+        onRetry: (e) => perCall.push(`retry ${e.attempt} after ${e.delay} ms`),
+        onGiveUp: (e) => perCall.push(`give up ${e.reason} at ${e.attempt}`),
+      }),
+    ).rejects.toThrow('down');
+    expect(perCall).toEqual(['retry 1 after 0 ms', 'retry 2 after 0 ms', 'give up attempts at 3']);
+    expect(policyWide).toEqual(['retry 1', 'retry 2']);
+  });
+
   it('never retries what is not retryable', async () => {
     const policy = new RetryPolicy({ backoff: noWait });
     const reasons: string[] = [];

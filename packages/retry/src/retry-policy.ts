@@ -63,6 +63,14 @@ export interface GiveUpEvent {
   error: unknown;
 }
 
+/** {@link RetryPolicy.execute}'s options: the call's signal and deadline, and hooks for this call alone. */
+export interface RetryExecuteOptions extends ExecuteOptions {
+  /** Called before this call's retry waits (the policy's `onRetry` fires too). */
+  onRetry?(event: RetryEvent): void;
+  /** Called when this call's failed attempt is final (the policy's `onGiveUp` fires too). */
+  onGiveUp?(event: GiveUpEvent): void;
+}
+
 /**
  * Retries transient failures with backoff, inside a retry budget and a deadline, on top
  * of p-retry's loop. Each retry must pass, in order: the predicate (a retryable failure),
@@ -106,7 +114,7 @@ export class RetryPolicy implements Policy {
     this.#random = checkFunction('retry.random', options.random ?? Math.random);
   }
 
-  execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: ExecuteOptions = {}): Promise<T> {
+  execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: RetryExecuteOptions = {}): Promise<T> {
     const { signal, deadline } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     this.budget?.recordRequest();
@@ -118,8 +126,8 @@ export class RetryPolicy implements Policy {
       // p-retry's own delay cannot do full jitter or honour a server's wait; ours runs in shouldRetry.
       minTimeout: 0,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft === 0 && this.#onGiveUp.hasListeners && this.#shouldRetry(error, attemptNumber)) {
-          this.#onGiveUp.emit({ reason: 'attempts', attempt: attemptNumber, error });
+        if (retriesLeft === 0 && (this.#onGiveUp.hasListeners || options.onGiveUp !== undefined) && this.#shouldRetry(error, attemptNumber)) {
+          this.#giveUp('attempts', attemptNumber, error, options);
         }
       },
       shouldRetry: async ({ error, attemptNumber }) => {
@@ -127,7 +135,11 @@ export class RetryPolicy implements Policy {
         const delay = this.#delayBeforeRetry(error, attemptNumber, previousDelay, options);
         if (delay === undefined) return false;
         previousDelay = delay;
-        if (this.#onRetry.hasListeners) this.#onRetry.emit({ attempt: attemptNumber, delay, error });
+        if (this.#onRetry.hasListeners || options.onRetry !== undefined) {
+          const event: RetryEvent = { attempt: attemptNumber, delay, error };
+          options.onRetry?.(event);
+          if (this.#onRetry.hasListeners) this.#onRetry.emit(event);
+        }
         await sleep(delay, signal);
         return true;
       },
@@ -135,20 +147,20 @@ export class RetryPolicy implements Policy {
   }
 
   /** The wait before the next attempt, or undefined when there must be none. Throws when the budget is out. */
-  #delayBeforeRetry(error: unknown, attempt: number, previous: number, options: ExecuteOptions): number | undefined {
-    if (!this.#shouldRetry(error, attempt)) return this.#giveUp('not-retryable', attempt, error);
+  #delayBeforeRetry(error: unknown, attempt: number, previous: number, options: RetryExecuteOptions): number | undefined {
+    if (!this.#shouldRetry(error, attempt)) return this.#giveUp('not-retryable', attempt, error, options);
     let delay = this.#backoff.next(attempt, previous);
     const serverWait = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
     if (typeof serverWait === 'number' && serverWait > 0) {
-      if (serverWait > this.#maxServerDelay) return this.#giveUp('server-delay', attempt, error);
+      if (serverWait > this.#maxServerDelay) return this.#giveUp('server-delay', attempt, error, options);
       delay = Math.max(delay, serverWait * (1 + this.#random() * this.#serverJitter));
     }
     const deadline = options.deadline;
     if (deadline !== undefined && delay + this.#minAttemptTime > deadline.remaining()) {
-      return this.#giveUp('deadline', attempt, error);
+      return this.#giveUp('deadline', attempt, error, options);
     }
     if (this.budget !== undefined && !this.budget.tryAcquire()) {
-      this.#giveUp('budget', attempt, error);
+      this.#giveUp('budget', attempt, error, options);
       throw withoutStack(
         () =>
           new LifelineError('RETRY_BUDGET_EXHAUSTED', 'retry budget exhausted: a retry was warranted but not allowed', {
@@ -161,8 +173,12 @@ export class RetryPolicy implements Policy {
     return delay;
   }
 
-  #giveUp(reason: GiveUpReason, attempt: number, error: unknown): undefined {
-    if (this.#onGiveUp.hasListeners) this.#onGiveUp.emit({ reason, attempt, error });
+  #giveUp(reason: GiveUpReason, attempt: number, error: unknown, options: RetryExecuteOptions): undefined {
+    if (this.#onGiveUp.hasListeners || options.onGiveUp !== undefined) {
+      const event: GiveUpEvent = { reason, attempt, error };
+      options.onGiveUp?.(event);
+      if (this.#onGiveUp.hasListeners) this.#onGiveUp.emit(event);
+    }
     return undefined;
   }
 }
