@@ -5,18 +5,19 @@ import {
   type Clock,
   type CoarseTimer,
   type Deadline,
-  type ExecuteOptions,
   type PolicyContext,
   type TimerTask,
 } from '@lifeline/core';
 import type { CircuitBreaker } from '@lifeline/breaker';
 import type { Endpoint, ServicePool } from '@lifeline/discovery';
-import type { RetryPolicy } from '@lifeline/retry';
-import { formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_TIMEOUT } from '@lifeline/trace';
+import type { GiveUpEvent, RetryEvent, RetryExecuteOptions, RetryPolicy } from '@lifeline/retry';
+import { BAGGAGE, formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_ID, REQUEST_TIMEOUT, TRACEPARENT, TRACESTATE } from '@lifeline/trace';
+import { trace, type Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
 import { mapNetworkError } from './map-error.ts';
+import { traceHeaders, type CallTrace, type Telemetry } from './telemetry.ts';
 
 /** What a call needs from its owner, resolved once at construction. @internal */
 export interface CallSettings {
@@ -31,6 +32,7 @@ export interface CallSettings {
   readonly pool: ServicePool | undefined;
   /** The request headers are always a record with lower-case names (the client's own calls, not an interceptor's). */
   readonly ownHeaders: boolean;
+  readonly telemetry: Telemetry;
 }
 
 const PENDING = 0;
@@ -50,7 +52,7 @@ const DONE = 2;
  *
  * @internal
  */
-export class Call implements TimerTask, ExecuteOptions {
+export class Call implements TimerTask, RetryExecuteOptions {
   timerAt = 0;
   timerNext: TimerTask | null = null;
   timerPrev: TimerTask | null = null;
@@ -87,6 +89,13 @@ export class Call implements TimerTask, ExecuteOptions {
   /** Whether `#endpoint` still counts the attempt in flight. */
   #endpointBusy = false;
   #abortReason: Error | null = null;
+  readonly #trace: CallTrace;
+  /** The attempt in progress has not reported its outcome yet. */
+  #attemptOpen = false;
+  #attemptSpan: Span | undefined;
+  #attemptOrigin = '';
+  /** The status of the answer, once committed. */
+  #status = 0;
 
   constructor(
     settings: CallSettings,
@@ -97,8 +106,10 @@ export class Call implements TimerTask, ExecuteOptions {
     signal: AbortSignal | undefined,
     idempotent: boolean,
     replayable: boolean,
+    callTrace: CallTrace,
   ) {
     this.#settings = settings;
+    this.#trace = callTrace;
     this.service = settings.service;
     this.#dispatch = dispatch;
     this.#options = options;
@@ -145,6 +156,7 @@ export class Call implements TimerTask, ExecuteOptions {
 
   commit(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText: string): void {
     this.#state = COMMITTED;
+    this.#status = status;
     this.#controller.target = controller;
     // Headers are in: from now on only the total deadline bounds the body.
     this.#settings.timer.schedule(this, this.deadline.at);
@@ -157,13 +169,16 @@ export class Call implements TimerTask, ExecuteOptions {
 
   end(trailers: Record<string, string | string[] | undefined>): void {
     this.#settle();
+    this.#settings.telemetry.endCall(this.#trace.span, this.#status, undefined, this.attempts);
     this.#downstream.onResponseEnd?.(this.#controller, trailers);
   }
 
   fail(error: unknown): void {
     if (this.#state === DONE) return;
     this.#settle();
-    this.#downstream.onResponseError?.(this.#controller, this.#decorate(error));
+    const decorated = this.#decorate(error);
+    this.#settings.telemetry.endCall(this.#trace.span, this.#status, decorated, this.attempts);
+    this.#downstream.onResponseError?.(this.#controller, decorated);
   }
 
   #startAttempt(context: PolicyContext): Promise<Attempt> {
@@ -178,7 +193,11 @@ export class Call implements TimerTask, ExecuteOptions {
     if (pool !== undefined) {
       // A retry prefers an endpoint other than the one that just failed.
       const endpoint = pool.pick(this.#endpoint);
-      if (endpoint === undefined) return Promise.reject(pool.unavailableError());
+      if (endpoint === undefined) {
+        const error = pool.unavailableError();
+        settings.telemetry.refused(this.#trace.span, error);
+        return Promise.reject(error);
+      }
       this.#endpoint = endpoint;
       this.#ticket = pool.begin(endpoint);
       this.#endpointBusy = true;
@@ -188,6 +207,7 @@ export class Call implements TimerTask, ExecuteOptions {
         this.#ticket = settings.breaker.acquire();
       } catch (error) {
         // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
+        settings.telemetry.refused(this.#trace.span, error);
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
@@ -196,6 +216,16 @@ export class Call implements TimerTask, ExecuteOptions {
     this.#attempt = attempt;
     this.#attemptStartedAt = settings.clock.now();
     this.#attemptEndsAt = Math.min(this.#attemptStartedAt + settings.attemptTimeout, this.deadline.at);
+    this.#attemptOpen = true;
+    this.#attemptOrigin = String(origin);
+    // A recorded call has a CLIENT span per attempt, and each attempt sends its own traceparent.
+    let tracing = this.#trace.headers;
+    const callContext = this.#trace.context;
+    if (callContext !== undefined) {
+      const span = settings.telemetry.startAttempt(callContext, this.#options.method, this.#attemptOrigin, this.#options.path, context.attempt);
+      this.#attemptSpan = span;
+      tracing = traceHeaders(trace.setSpan(callContext, span), this.#trace.requestId);
+    }
     // The attempt number, and the time this attempt has left in relative ms (no clock skew
     // between hosts), so the next hop stops working when this one stops waiting.
     const left = this.#attemptEndsAt - this.#attemptStartedAt;
@@ -207,8 +237,9 @@ export class Call implements TimerTask, ExecuteOptions {
             ...(this.#options.headers as Record<string, string | string[] | undefined>),
             [REQUEST_ATTEMPT]: String(context.attempt),
             [REQUEST_TIMEOUT]: left === Infinity ? undefined : formatDeadlineHeader(left),
+            ...tracing,
           }
-        : withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left)),
+        : withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left), tracing),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
@@ -234,22 +265,42 @@ export class Call implements TimerTask, ExecuteOptions {
    * attempt the caller abandoned is cancelled: it says nothing about the dependency.
    */
   attemptOutcome(status: number, error: unknown): void {
-    const { pool, breaker } = this.#settings;
+    if (!this.#attemptOpen) return;
+    this.#attemptOpen = false;
+    const settings = this.#settings;
+    const elapsed = settings.clock.now() - this.#attemptStartedAt;
+    const cancelled = error !== undefined && (isLifelineError(error, 'ABORTED') || error === this.#abortReason);
+    const span = this.#attemptSpan;
+    this.#attemptSpan = undefined;
+    settings.telemetry.endAttempt(span, this.#options.method, this.#attemptOrigin, status, error, elapsed / 1000, cancelled);
+    const { pool, breaker } = settings;
     if (pool !== undefined ? !this.#endpointBusy : breaker === undefined || this.#ticket === -1) return;
     const ticket = this.#ticket;
     this.#ticket = -1;
     this.#endpointBusy = false;
-    const elapsed = this.#settings.clock.now() - this.#attemptStartedAt;
-    const cancelled = error !== undefined && (isLifelineError(error, 'ABORTED') || error === this.#abortReason);
     const failure = error ?? (status < 500 ? undefined : new HttpStatusError(status, {}, '', { service: this.service }));
     if (pool !== undefined) {
       const endpoint = this.#endpoint!;
       if (cancelled) pool.cancelled(endpoint, ticket);
       else if (failure === undefined) pool.succeeded(endpoint, ticket, elapsed);
-      else pool.failed(endpoint, ticket, elapsed, failure);
+      else {
+        const wasEjected = endpoint.ejected;
+        pool.failed(endpoint, ticket, elapsed, failure);
+        if (!wasEjected && endpoint.ejected) settings.telemetry.ejected(this.#trace.span, endpoint.origin);
+      }
     } else if (cancelled) breaker!.cancel(ticket);
     else if (failure === undefined) breaker!.success(ticket, elapsed);
     else breaker!.failure(ticket, elapsed, failure);
+  }
+
+  /** The retry policy decided to retry this call (RetryExecuteOptions hook). */
+  onRetry(event: RetryEvent): void {
+    this.#settings.telemetry.retried(this.#trace.span, event.attempt, event.delay, event.error);
+  }
+
+  /** The retry policy let this call's failed attempt be final (RetryExecuteOptions hook). */
+  onGiveUp(event: GiveUpEvent): void {
+    this.#settings.telemetry.gaveUp(this.#trace.span, event.reason, event.attempt);
   }
 
   #settle(): void {
@@ -276,18 +327,26 @@ type DispatchHeaders = Dispatcher.DispatchOptions['headers'];
  * replaced), in whichever form undici was given them: a record, a flat `[name, value, …]`
  * array, or an iterable of pairs.
  */
-function withHeaders(headers: DispatchHeaders, attempt: string, timeout: string | undefined): DispatchHeaders {
-  // A length check first: most names are neither, and lower-casing each would cost more.
-  const ours = (key: string): boolean =>
-    (key.length === REQUEST_ATTEMPT.length || key.length === REQUEST_TIMEOUT.length) &&
-    (key === REQUEST_ATTEMPT || key === REQUEST_TIMEOUT || key.toLowerCase() === REQUEST_ATTEMPT || key.toLowerCase() === REQUEST_TIMEOUT);
+function withHeaders(
+  headers: DispatchHeaders,
+  attempt: string,
+  timeout: string | undefined,
+  tracing: Record<string, string> | undefined,
+): DispatchHeaders {
+  const set: Record<string, string> = { ...tracing, [REQUEST_ATTEMPT]: attempt };
+  if (timeout !== undefined) set[REQUEST_TIMEOUT] = timeout;
+  // Names we set replace any spelling of theirs, and so does the timeout even when we send
+  // none, and a tracestate when we send a traceparent (it belonged to another parent).
+  // A length check first: most names are none of ours, and lower-casing each would cost more.
+  const replaced = (name: string): boolean =>
+    name in set || name === REQUEST_TIMEOUT || (name === TRACESTATE && TRACEPARENT in set);
+  const ours = (key: string): boolean => OUR_NAME_LENGTHS.has(key.length) && replaced(key.toLowerCase());
   if (Array.isArray(headers)) {
     const out: string[] = [];
     for (let i = 0; i + 1 < headers.length; i += 2) {
       if (!ours(String(headers[i]))) out.push(headers[i] as string, headers[i + 1] as string);
     }
-    out.push(REQUEST_ATTEMPT, attempt);
-    if (timeout !== undefined) out.push(REQUEST_TIMEOUT, timeout);
+    for (const name in set) out.push(name, set[name]!);
     return out;
   }
   const out: Record<string, string | string[] | undefined> = {};
@@ -299,7 +358,11 @@ function withHeaders(headers: DispatchHeaders, attempt: string, timeout: string 
       for (const key in record) if (!ours(key)) out[key] = record[key];
     }
   }
-  out[REQUEST_ATTEMPT] = attempt;
-  if (timeout !== undefined) out[REQUEST_TIMEOUT] = timeout;
+  for (const name in set) out[name] = set[name];
   return out;
 }
+
+/** The lengths of the header names the interceptor sets. */
+const OUR_NAME_LENGTHS = new Set(
+  [REQUEST_ATTEMPT, REQUEST_TIMEOUT, REQUEST_ID, TRACEPARENT, TRACESTATE, BAGGAGE].map((name) => name.length),
+);

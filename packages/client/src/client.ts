@@ -14,11 +14,13 @@ import {
   type Event,
 } from '@lifeline/core';
 import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
+import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '@lifeline/trace';
 import { Agent, Pool, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
 import { isReplayable, resolveClientOptions, type ClientOptions, type Logger, type QueryValue, type RequestOptions } from './options.ts';
 import { ResponseCollector, type LifelineResponse } from './response.ts';
+import { startCallTrace, Telemetry } from './telemetry.ts';
 
 type VerbOptions = Omit<RequestOptions, 'method' | 'path'>;
 
@@ -57,6 +59,7 @@ export class LifelineClient {
   readonly #pool: Pool | Agent | undefined;
   readonly #dispatch: Dispatcher.Dispatch;
   readonly #timer: CoarseTimer;
+  readonly #telemetry: Telemetry;
   // Calls in flight, as an intrusive list through the calls themselves. A Set with an
   // add/delete per request measurably pushed the client into heavy young-generation GC
   // (see bench/README.md); linking costs two field writes.
@@ -92,6 +95,8 @@ export class LifelineClient {
     this.#throwOnHttpError = resolved.throwOnHttpError;
     const clock = options.clock ?? systemClock;
     this.#timer = new CoarseTimer({ clock });
+    this.#telemetry = new Telemetry(this.name, options);
+    this.#telemetry.observe({ breaker: this.breaker, bulkhead: this.bulkhead, pool: this.pool });
     this.#settings = {
       service: this.name,
       retry: this.retry,
@@ -101,6 +106,7 @@ export class LifelineClient {
       breaker: this.breaker,
       pool: this.pool,
       ownHeaders: true,
+      telemetry: this.#telemetry,
     };
     if (this.pool !== undefined) {
       // Many origins, one per endpoint: an Agent keeps a pool per origin.
@@ -122,7 +128,9 @@ export class LifelineClient {
 
   /**
    * Sends a request under the client's policy. Resolves when response headers arrive; the
-   * body is read through `response.body`. Rejects with a Lifeline error: `DEADLINE_EXCEEDED`,
+   * body is read through `response.body`. Made while a request is handled by
+   * `@lifeline/server`, the call inherits that request's deadline, cancellation, request id
+   * and trace. Rejects with a Lifeline error: `DEADLINE_EXCEEDED`,
    * `ATTEMPT_TIMEOUT`, `CONNECT`, `SOCKET`, `RETRY_BUDGET_EXHAUSTED`, `CIRCUIT_OPEN`, `NO_ENDPOINTS`, `ABORTED`, or
    * `HTTP_STATUS` for a final status >= 400 (unless `throwOnHttpError` is false).
    *
@@ -132,10 +140,14 @@ export class LifelineClient {
   async request(options: RequestOptions): Promise<LifelineResponse> {
     if (this.#closed) throw new LifelineError('ABORTED', `${this.name}: the client is closed`, { service: this.name });
     const method = options.method ?? 'GET';
-    const { path, signal } = options;
+    const path = options.path;
     if (typeof path !== 'string' || path[0] !== '/') {
       throw new TypeError(`lifeline: option \`path\` must be a string starting with "/", got ${JSON.stringify(path)}`);
     }
+    // Inside a request being handled: its deadline and its cancellation bound this call too.
+    const inbound = currentRequestContext();
+    let signal = options.signal;
+    if (inbound?.signal !== undefined) signal = signal === undefined ? inbound.signal : AbortSignal.any([signal, inbound.signal]);
     if (signal?.aborted) throw abortError(signal);
 
     let headers: Record<string, string | string[] | undefined> = this.#headers;
@@ -156,7 +168,7 @@ export class LifelineClient {
     const timeout = options.timeout ?? this.#timeout;
     const clock = this.#settings.clock;
     const own = timeout === Infinity ? undefined : Deadline.after(timeout, clock);
-    const deadline = Deadline.earliest(own, options.deadline) ?? Deadline.after(Infinity, clock);
+    const deadline = Deadline.earliest(Deadline.earliest(own, options.deadline), inbound?.deadline) ?? Deadline.after(Infinity, clock);
     const settings =
       options.attemptTimeout === undefined ? this.#settings : { ...this.#settings, attemptTimeout: options.attemptTimeout };
 
@@ -182,7 +194,10 @@ export class LifelineClient {
       body: body as Dispatcher.DispatchOptions['body'],
     };
     const callSignal = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
-    const call = new Call(settings, this.#dispatch, dispatchOptions, collector, deadline, callSignal, idempotent, replayable);
+    const ownId = headers[REQUEST_ID];
+    const requestId = typeof ownId === 'string' ? ownId : (inbound?.requestId ?? newRequestId());
+    const callTrace = startCallTrace(this.#telemetry, method, parentContext(inbound), requestId);
+    const call = new Call(settings, this.#dispatch, dispatchOptions, collector, deadline, callSignal, idempotent, replayable, callTrace);
     this.#track(call, signal);
     call.start();
 
@@ -258,6 +273,7 @@ export class LifelineClient {
 
   async #release(force: boolean): Promise<void> {
     for (const s of this.#subscriptions.splice(0)) s.dispose();
+    this.#telemetry.close();
     this.#timer.close();
     this.bulkhead?.close();
     if (this.#pool !== undefined && !this.#pool.closed && !this.#pool.destroyed) {

@@ -1,11 +1,13 @@
-import { checkDuration, checkObject, CoarseTimer, Deadline, systemClock } from '@lifeline/core';
+import { abortError, checkDuration, checkObject, CoarseTimer, Deadline, systemClock } from '@lifeline/core';
+import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '@lifeline/trace';
 import type { RetryPolicy, RetryPolicyOptions } from '@lifeline/retry';
 import { Agent, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod } from './idempotency.ts';
 import { isReplayable, resolveRetry } from './options.ts';
+import { startCallTrace, Telemetry, type TelemetryOptions } from './telemetry.ts';
 
-export interface InterceptorOptions {
+export interface InterceptorOptions extends TelemetryOptions {
   /** Name used in errors. Default `http`. */
   name?: string;
   /** Total deadline of a request, retries included, ms. Default 10 000. */
@@ -33,8 +35,9 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
   const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
   const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
   const retry = resolveRetry(options.retry);
+  const service = options.name ?? 'http';
   const settings: CallSettings = {
-    service: options.name ?? 'http',
+    service,
     retry,
     attemptTimeout,
     timer: new CoarseTimer(),
@@ -42,11 +45,26 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
     breaker: undefined,
     pool: undefined,
     ownHeaders: false,
+    telemetry: new Telemetry(service, options),
   };
   return (dispatch) => (opts, handler) => {
-    const idempotent = isIdempotentMethod(opts.method) || hasHeader(opts.headers, 'idempotency-key');
-    const deadline = Deadline.after(timeout);
-    new Call(settings, dispatch, opts, handler, deadline, undefined, idempotent, isReplayable(opts.body)).start();
+    const idempotent = isIdempotentMethod(opts.method) || headerValue(opts.headers, 'idempotency-key') !== undefined;
+    // Inside a request handled by @lifeline/server: its deadline, cancellation, id and trace carry over.
+    const inbound = currentRequestContext();
+    const deadline = Deadline.after(timeout).min(inbound?.deadline);
+    const requestId = headerValue(opts.headers, REQUEST_ID) ?? inbound?.requestId ?? newRequestId();
+    const callTrace = startCallTrace(settings.telemetry, opts.method, parentContext(inbound), requestId);
+    const signal = inbound?.signal;
+    const call = new Call(settings, dispatch, opts, handler, deadline, signal, idempotent, isReplayable(opts.body), callTrace);
+    if (signal !== undefined) {
+      const onAbort = (): void => call.abort(abortError(signal));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.onSettled = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+    call.start();
     return true;
   };
 }
@@ -62,14 +80,20 @@ export function createDispatcher(options: InterceptorOptions & { agent?: Agent.O
   return new Agent(options.agent).compose(createInterceptor(options));
 }
 
-function hasHeader(headers: Dispatcher.DispatchOptions['headers'], name: string): boolean {
-  if (headers === undefined || headers === null) return false;
+/** The first string value of header `name` (lower case), in any form undici accepts headers. */
+function headerValue(headers: Dispatcher.DispatchOptions['headers'], name: string): string | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  const first = (value: unknown): string | undefined =>
+    typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
   if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return true;
-    return false;
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return first(headers[i + 1]);
+    return undefined;
   }
-  if (typeof headers === 'object') {
-    for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return true;
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [key, value] of headers as Iterable<[string, string | string[]]>) if (key.toLowerCase() === name) return first(value);
+    return undefined;
   }
-  return false;
+  const record = headers as Record<string, unknown>;
+  for (const key in record) if (key.toLowerCase() === name) return first(record[key]);
+  return undefined;
 }

@@ -13,10 +13,15 @@ import type { Discovery } from '@lifeline/discovery';
 import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { TelemetryOptions } from './telemetry.ts';
 
 export type { Logger } from '@lifeline/core';
 
-export interface ClientOptions {
+/**
+ * A client's options. Spans and metrics go to the global OpenTelemetry providers, or to
+ * `tracerProvider` / `meterProvider` when given.
+ */
+export interface ClientOptions extends TelemetryOptions {
   /** The dependency's name, as errors, logs and metrics call it (`payment`). Default: `service`. */
   name?: string;
   /** Origin, optionally with a path prefix: `http://payment:8080/v1`. Either this, or `service` and `discovery`. */
