@@ -21,7 +21,7 @@ export function isLifelineRequest(request: UndiciRequestLike | null | undefined)
   const headers = request?.headers;
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i];
+      const name: unknown = (headers as readonly unknown[])[i];
       if (typeof name === 'string' && name.length === REQUEST_ATTEMPT.length && name.toLowerCase() === REQUEST_ATTEMPT) return true;
     }
     return false;
