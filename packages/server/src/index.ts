@@ -1,1 +1,41 @@
-export * from './idempotency/index.ts';
+export {
+  createLifeline,
+  Lifeline,
+  type LifelineOptions,
+  type SheddingOptions,
+  type IdempotencyDefaults,
+  type LifelineState,
+  type LifelineSnapshot,
+} from './lifeline.ts';
+export { requestContext } from './inbound-request.ts';
+export { currentRequestContext, type RequestContext } from '@lifeline/trace';
+export {
+  problemFor,
+  problem,
+  sendProblem,
+  retryAfterSeconds,
+  ProblemCode,
+  type ProblemDetails,
+  type ProblemResponse,
+} from './problem.ts';
+export type { HealthOptions, HealthResponse, ReadinessCheck } from './health.ts';
+export type { ShutdownOptions, ShutdownReport, Deregistration, Closeable } from './shutdown.ts';
+export type { IgnoredHeader } from './ignored-headers.ts';
+export type { IdempotencyOptions, IdempotencySnapshot } from './idempotency/guard.ts';
+export type { NodeRequestHandler, NodeIdempotentHandler, NodeIdempotencyOptions } from './node-handler.ts';
+export {
+  parseIdempotencyKey,
+  fingerprint,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type ParsedIdempotencyKey,
+  MemoryIdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+  type IdempotencyStore,
+  type StoredResponse,
+  type BeginResult,
+  type BeginOptions,
+  SqliteIdempotencyStore,
+  type SqliteIdempotencyStoreOptions,
+  RedisIdempotencyStore,
+  type RedisIdempotencyStoreOptions,
+} from './idempotency/index.ts';

@@ -1,0 +1,145 @@
+// `@lifeline/server/express`: the Express 5 middleware, apart from the main entry so that a
+// service without Express never loads it (install `express` to use it).
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { isLifelineError } from '@lifeline/core';
+import { runWithRequestContext, type RequestContext } from '@lifeline/trace';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
+import type { InboundRequest } from './inbound-request.ts';
+import type { Admission, Lifeline } from './lifeline.ts';
+import { problem, problemFor, type ProblemResponse } from './problem.ts';
+import { sendHealth, sendResponse } from './respond.ts';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own way to extend its Request type.
+  namespace Express {
+    interface Request {
+      /** The request's Lifeline context: id, deadline, signal, attempt, trace. Set by `lifelineMiddleware`. */
+      lifeline: RequestContext;
+    }
+  }
+}
+
+/** The route template of a request Express has routed: the router's mount path and the route's path. */
+function expressRoute(req: IncomingMessage): string | undefined {
+  const routed = req as { route?: { path?: unknown }; baseUrl?: string };
+  const path = routed.route?.path;
+  return typeof path === 'string' ? `${routed.baseUrl ?? ''}${path}` : undefined;
+}
+
+/**
+ * The Express middleware of Lifeline; `app.use()` it first. Health probes are answered;
+ * every other request gets its context (`req.lifeline`, and `currentRequestContext()` in
+ * every later middleware and handler, awaits included) and passes the concurrency limit
+ * before any later middleware runs.
+ *
+ * @example
+ * const app = express();
+ * app.use(lifelineMiddleware(lifeline));
+ * app.get('/users/:id', async (req, res) => {
+ *   res.json(await users.get(`/users/${req.params.id}`)); // inherits the deadline, the signal, the id and the trace
+ * });
+ * app.use(lifelineErrorHandler(lifeline));
+ * lifeline.attach(app.listen(8080));
+ */
+export function lifelineMiddleware(lifeline: Lifeline): RequestHandler {
+  return function lifelineContext(req, res, next) {
+    const probe = lifeline.health?.match(req);
+    if (probe !== undefined) {
+      const answer = lifeline.healthResponse(probe);
+      if (answer instanceof Promise) void answer.then((health) => sendHealth(res, health, req.method === 'HEAD'));
+      else sendHealth(res, answer, req.method === 'HEAD');
+      return;
+    }
+    const inbound = lifeline.openRequest(req, res, undefined, expressRoute);
+    req.lifeline = inbound;
+    const admission = lifeline.admit(inbound);
+    if (admission === undefined) runWithRequestContext(inbound, next);
+    else if (admission instanceof Promise) {
+      void admission.then((later: Admission) => {
+        if (later === undefined) runWithRequestContext(inbound, next);
+        else if (later !== null) sendResponse(res, later);
+      });
+    } else if (admission !== null) sendResponse(res, admission);
+  };
+}
+
+/**
+ * Makes a route idempotent under the `Idempotency-Key` header. Put it after the body parser
+ * (the body is part of the request's fingerprint) and after authentication (when `scope`
+ * reads the caller from it).
+ *
+ * @example
+ * app.post('/charges', express.json(), idempotent(lifeline, { required: true, scope: (req) => req.get('x-api-key') ?? '' }),
+ *   async (req, res) => {
+ *     res.status(201).json(await charges.create(req.body));
+ *   });
+ */
+export function idempotent(lifeline: Lifeline, options: IdempotencyOptions<Request> | true = true): RequestHandler {
+  const guard = lifeline.guard<Request>(options);
+  return function lifelineIdempotency(req, res, next) {
+    const inbound = req.lifeline as InboundRequest | undefined;
+    let scope: string;
+    try {
+      scope = guard.scopeOf(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    guard
+      .check({ method: req.method, url: req.originalUrl, headers: req.headers, body: req.body, scope, requestId: inbound?.requestId })
+      .then((decision) => {
+        if (decision.response !== undefined) {
+          sendResponse(res, decision.response);
+          return;
+        }
+        if (decision.claim !== undefined) {
+          decision.claim.capture(res);
+          if (inbound !== undefined) inbound.claim = decision.claim;
+        }
+        next();
+      }, next);
+  };
+}
+
+/** A client error from a body parser or `http-errors`: its status, and whether its message is meant for the client. */
+function clientError(error: unknown): { status: number; expose: boolean; message: string } | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const { status, statusCode, expose, message } = error as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  if (typeof code !== 'number' || code < 400 || code >= 500) return undefined;
+  return { status: code, expose: expose === true, message: typeof message === 'string' ? message : '' };
+}
+
+/** The problem response of an error raised while handling an Express request. */
+function expressProblem(error: unknown, requestId: string | undefined): ProblemResponse {
+  const client = isLifelineError(error) ? undefined : clientError(error);
+  if (client === undefined) return problemFor(error, requestId);
+  const title = STATUS_CODES[client.status] ?? 'Client Error';
+  const code = title.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+  return problem(client.status, code, title, client.expose && client.message !== '' ? client.message : title, { requestId });
+}
+
+/**
+ * The Express error middleware of Lifeline; `app.use()` it last. Errors become RFC 9457
+ * problem responses (see `problemFor`: 503 + Retry-After for an open circuit, 504 for a
+ * deadline, 502 for a failed dependency, 500 without the message otherwise); a client error
+ * with a 4xx `status` (a body parser's, `http-errors`') keeps its status, and its message when
+ * it is marked `expose`. A failed handler releases its Idempotency-Key, so a retry runs again.
+ *
+ * @example
+ * app.use(lifelineErrorHandler(lifeline));
+ */
+export function lifelineErrorHandler(lifeline: Lifeline): ErrorRequestHandler {
+  return function lifelineErrors(error: unknown, req, res, next) {
+    const inbound = req.lifeline as InboundRequest | undefined;
+    inbound?.claim?.fail();
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const response = expressProblem(error, inbound?.requestId);
+    if (response.status >= 500) lifeline.reportError(error, inbound);
+    sendResponse(res, problemToResponse(response));
+  };
+}

@@ -1,0 +1,117 @@
+import type { IncomingMessage } from 'node:http';
+import { LifelineError, withoutStack, type CoarseTimer, type Deadline, type TimerTask } from '@lifeline/core';
+import type { RequestContext } from '@lifeline/trace';
+import type { Context, Span } from '@opentelemetry/api';
+
+/** @internal Where a request's context is kept on its `IncomingMessage`. */
+export const kInbound = Symbol('lifeline.inbound');
+
+function deadlineExceeded(): LifelineError {
+  return withoutStack(() => new LifelineError('DEADLINE_EXCEEDED', 'the request deadline passed', { retryable: false }));
+}
+
+/** @internal The reason a request's signal carries when its caller went away. */
+export function clientGone(): LifelineError {
+  return withoutStack(
+    () => new LifelineError('ABORTED', 'the client closed the connection before the response was complete', { retryable: false }),
+  );
+}
+
+/**
+ * The context of one incoming request, as handlers and outgoing calls see it.
+ *
+ * The AbortSignal is made on first read: a request whose handler never looks at it costs no
+ * AbortController and no timer. Once made, it is armed on the owner's shared coarse timer
+ * (one interval for every request, not a timer each) and aborts with `DEADLINE_EXCEEDED` at
+ * the deadline, or with `ABORTED` when the client disconnects before the response is complete.
+ *
+ * @internal Created by the adapters; handlers see it as a `RequestContext`.
+ */
+export class InboundRequest implements RequestContext, TimerTask {
+  readonly requestId: string;
+  readonly deadline: Deadline;
+  readonly attempt: number | undefined;
+  readonly context: Context;
+  /** @internal The SERVER span this request started, when an SDK records one. */
+  readonly span: Span | undefined;
+  /** @internal The route template, when the framework knows it when the request starts. */
+  route: string | undefined;
+  /** @internal Reads the route template when the response ends (Express routes after the middleware ran). */
+  routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
+  /** @internal The request's claim on an Idempotency-Key, failed when the handler throws. */
+  claim: { fail(): void } | undefined;
+  /** @internal Whether the request holds a concurrency slot. */
+  slot = false;
+  /** @internal Whether the response is over (finished or its connection closed). */
+  ended = false;
+  timerAt = 0;
+  timerNext: TimerTask | null = null;
+  timerPrev: TimerTask | null = null;
+  timerSlot = -1;
+  readonly #timer: CoarseTimer;
+  #controller: AbortController | undefined;
+  #reason: LifelineError | undefined;
+
+  constructor(
+    timer: CoarseTimer,
+    requestId: string,
+    deadline: Deadline,
+    attempt: number | undefined,
+    context: Context,
+    span: Span | undefined,
+    route: string | undefined,
+  ) {
+    this.#timer = timer;
+    this.requestId = requestId;
+    this.deadline = deadline;
+    this.attempt = attempt;
+    this.context = context;
+    this.span = span;
+    this.route = route;
+  }
+
+  /** Aborts at the deadline or when the client disconnects before the response is complete. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#reason === undefined && this.deadline.expired) this.#reason = deadlineExceeded();
+      if (this.#reason !== undefined) controller.abort(this.#reason);
+      else if (!this.ended) this.#timer.schedule(this, this.deadline.at);
+    }
+    return this.#controller.signal;
+  }
+
+  /** @internal The deadline passed while the signal was armed. */
+  onTimer(): void {
+    this.abort(deadlineExceeded());
+  }
+
+  /** @internal Aborts the signal (now, or as soon as someone asks for it) with `reason`. */
+  abort(reason: LifelineError): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#timer.cancel(this);
+    this.#controller?.abort(reason);
+  }
+
+  /** @internal The response is over: the deadline no longer needs watching. */
+  end(): void {
+    this.ended = true;
+    this.#timer.cancel(this);
+  }
+}
+
+/**
+ * The request context of a Node request handled by Lifeline (any adapter), or `undefined`
+ * for a request Lifeline did not see (or a health probe).
+ *
+ * @example
+ * const server = http.createServer(lifeline.handler((req, res) => {
+ *   const { requestId, signal } = requestContext(req)!;
+ *   res.end(requestId);
+ * }));
+ */
+export function requestContext(req: IncomingMessage): RequestContext | undefined {
+  return (req as unknown as Record<symbol, InboundRequest | undefined>)[kInbound];
+}

@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkInteger } from '@lifeline/core';
+import { runWithRequestContext } from '@lifeline/trace';
+import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
+import { kInbound, type InboundRequest } from './inbound-request.ts';
+import type { Admission, Lifeline } from './lifeline.ts';
+import { problem, problemFor, ProblemCode } from './problem.ts';
+import { sendHealth, sendResponse } from './respond.ts';
+
+/** A `node:http` request listener, possibly async. */
+export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** A `node:http` handler of an idempotent route: it gets the request body, already read. */
+export type NodeIdempotentHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => unknown;
+
+/** Idempotency options of a `node:http` route. */
+export interface NodeIdempotencyOptions extends IdempotencyOptions<IncomingMessage> {
+  /** The largest request body read, bytes; a larger one is answered 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function fail(lifeline: Lifeline, inbound: InboundRequest, res: ServerResponse, error: unknown): void {
+  lifeline.reportError(error, inbound);
+  sendResponse(res, problemToResponse(problemFor(error, inbound.requestId)));
+}
+
+function run(lifeline: Lifeline, listener: NodeRequestHandler, inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
+  runWithRequestContext(inbound, () => {
+    let result: unknown;
+    try {
+      result = listener(req, res);
+    } catch (error) {
+      fail(lifeline, inbound, res, error);
+      return;
+    }
+    if (isThenable(result)) result.then(undefined, (error: unknown) => fail(lifeline, inbound, res, error));
+  });
+}
+
+/** @internal See {@link Lifeline.handler}. */
+export function nodeHandler(lifeline: Lifeline, listener: NodeRequestHandler): (req: IncomingMessage, res: ServerResponse) => void {
+  if (typeof listener !== 'function') throw new TypeError(`lifeline: handler() needs a request listener function, got ${typeof listener}`);
+  return function lifelineHandler(req, res) {
+    const probe = lifeline.health?.match(req);
+    if (probe !== undefined) {
+      const answer = lifeline.healthResponse(probe);
+      if (answer instanceof Promise) void answer.then((health) => sendHealth(res, health, req.method === 'HEAD'));
+      else sendHealth(res, answer, req.method === 'HEAD');
+      return;
+    }
+    const inbound = lifeline.openRequest(req, res, undefined);
+    const admission = lifeline.admit(inbound);
+    if (admission === undefined) run(lifeline, listener, inbound, req, res);
+    else if (admission instanceof Promise) {
+      void admission.then((later: Admission) => {
+        if (later === undefined) run(lifeline, listener, inbound, req, res);
+        else if (later !== null) sendResponse(res, later);
+      });
+    } else if (admission !== null) sendResponse(res, admission);
+  };
+}
+
+/** Reads a request body up to `limit` bytes; `undefined` when it is larger. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** @internal See {@link Lifeline.idempotent}. */
+export function nodeIdempotent(
+  lifeline: Lifeline,
+  options: NodeIdempotencyOptions | true,
+  handler: NodeIdempotentHandler,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  if (typeof handler !== 'function') throw new TypeError(`lifeline: idempotent() needs a handler function, got ${typeof handler}`);
+  const guard = lifeline.guard<IncomingMessage>(options);
+  const maxBodyBytes = checkInteger('idempotency.maxBodyBytes', (options === true ? undefined : options.maxBodyBytes) ?? 1_048_576, 0);
+  return async function idempotentRoute(req, res) {
+    const requestId = (req as unknown as Record<symbol, InboundRequest | undefined>)[kInbound]?.requestId;
+    const body = await readBody(req, maxBodyBytes);
+    if (body === undefined) {
+      const tooLarge = problemToResponse(
+        problem(413, ProblemCode.PAYLOAD_TOO_LARGE, 'Content Too Large', `The request body is larger than ${maxBodyBytes} bytes.`, { requestId }),
+      );
+      // The rest of the body is not read: the connection cannot carry another request.
+      tooLarge.headers.connection = 'close';
+      sendResponse(res, tooLarge);
+      return;
+    }
+    const decision = await guard.check({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+      scope: guard.scopeOf(req),
+      requestId,
+    });
+    if (decision.response !== undefined) {
+      sendResponse(res, decision.response);
+      return;
+    }
+    const claim = decision.claim;
+    claim?.capture(res);
+    try {
+      await handler(req, res, body);
+    } catch (error) {
+      claim?.fail();
+      throw error;
+    }
+  };
+}
