@@ -64,7 +64,7 @@ function sendHealth(reply: FastifyReply, health: HealthResponse): void {
     .code(health.status)
     .header('content-type', 'application/health+json')
     .header('cache-control', 'no-store')
-    .send(healthBody(health));
+    .send(Buffer.from(healthBody(health)));
 }
 
 /**
@@ -85,7 +85,8 @@ export function lifelineErrorHandler(error: FastifyError | Error, request: Fasti
   if (!isLifelineError(error) && typeof status === 'number' && status < 500) throw error;
   if (!isLifelineError(error)) request.log.error({ err: error }, 'request handler failed');
   const problem = problemFor(error, (request.lifeline as RequestContext | null)?.requestId);
-  return reply.code(problem.status).headers(problem.headers).send(JSON.stringify(problem.body));
+  // A Buffer, so that Fastify sends the content-type as it is (it adds a charset to strings).
+  return reply.code(problem.status).headers(problem.headers).send(Buffer.from(JSON.stringify(problem.body)));
 }
 
 function idempotencyHook(guard: IdempotencyGuard<FastifyRequest>): preHandlerAsyncHookHandler {
@@ -110,7 +111,8 @@ function idempotencyHook(guard: IdempotencyGuard<FastifyRequest>): preHandlerAsy
 function plugin(fastify: FastifyInstance, options: LifelineFastifyOptions, done: (error?: Error) => void): void {
   const lifeline = options?.lifeline;
   if (!(lifeline instanceof Lifeline)) {
-    throw new TypeError('lifeline: the Fastify plugin needs option `lifeline` (from createLifeline()), got ' + typeof lifeline);
+    done(new TypeError('lifeline: the Fastify plugin needs option `lifeline` (from createLifeline()), got ' + typeof lifeline));
+    return;
   }
   fastify.decorate('lifeline', lifeline);
   fastify.decorateRequest('lifeline', null as unknown as RequestContext);

@@ -1,11 +1,13 @@
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import express from 'express';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLifeline, currentRequestContext } from '../src/index.ts';
+import { lifelineMiddleware } from '../src/express.ts';
 import { lifelinePlugin } from '../src/fastify.ts';
-import { send, startServer, waitFor } from './helpers.ts';
+import { closeServer, listen, send, startServer, waitFor } from './helpers.ts';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
@@ -109,6 +111,26 @@ describe('SERVER spans with an OpenTelemetry SDK registered', () => {
       expect(span!.attributes).toMatchObject({ 'http.route': '/users/:id', 'url.path': '/users/42', 'http.response.status_code': 200 });
     } finally {
       await app.close();
+    }
+  });
+
+  it('names the Express span after the route, mount path included', async () => {
+    const lifeline = createLifeline({ shedding: false });
+    const app = express();
+    app.use(lifelineMiddleware(lifeline));
+    const users = express.Router();
+    users.get('/:id', (_req, res) => void res.json({ ok: true }));
+    app.use('/users', users);
+    const server = app.listen(0, '127.0.0.1');
+    const url = await listen(server);
+    try {
+      expect((await send(url, { path: '/users/42' })).status).toBe(200);
+      await waitFor(() => exporter.getFinishedSpans().length === 1, 5_000, 'the span');
+      const [span] = exporter.getFinishedSpans();
+      expect(span!.name).toBe('GET /users/:id');
+      expect(span!.attributes['http.route']).toBe('/users/:id');
+    } finally {
+      await closeServer(server);
     }
   });
 });
