@@ -13,7 +13,7 @@ import {
   type Event,
   type ExecuteOptions,
   type Policy,
-  type PolicyContext,
+  type PolicyContext, checkOptionNames, optionNames
 } from '@lifeline/core';
 import { CircuitOpenError } from './circuit-open-error.ts';
 
@@ -65,6 +65,9 @@ export interface CircuitBreakerOptions {
   isFailure?: (error: unknown) => boolean;
   clock?: Clock;
 }
+
+const BREAKER_OPTIONS = optionNames<CircuitBreakerOptions>({ name: true, failureRatio: true, minimumCalls: true, windowMs: true, buckets: true, consecutiveFailures: true, slowCallMs: true, breakDuration: true, breakMultiplier: true, maxBreakDuration: true, breakMemoryMs: true, halfOpenProbes: true, successesToClose: true, isFailure: true, clock: true });
+
 
 /** A breaker's state as plain JSON. */
 export interface BreakerSnapshot {
@@ -143,6 +146,7 @@ export class CircuitBreaker implements Policy {
   readonly onStateChange: Event<StateChange> = this.#onStateChange.event;
 
   constructor(options: CircuitBreakerOptions = {}) {
+    checkOptionNames('breaker', options, BREAKER_OPTIONS);
     this.name = options.name ?? 'breaker';
     this.#failureRatio = checkRatio('breaker.failureRatio', options.failureRatio ?? 0.5);
     if (this.#failureRatio === 0) throw new RangeError('lifeline: option `breaker.failureRatio` must be > 0, got 0');

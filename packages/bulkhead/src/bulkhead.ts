@@ -11,7 +11,7 @@ import {
   type ExecuteOptions,
   type Policy,
   type PolicyContext,
-  type TimerTask,
+  type TimerTask, checkOptionNames, optionNames
 } from '@lifeline/core';
 
 /** Why a call got no slot. */
@@ -28,6 +28,9 @@ export interface BulkheadOptions {
   timer?: CoarseTimer;
   clock?: Clock;
 }
+
+const BULKHEAD_OPTIONS = optionNames<BulkheadOptions>({ maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true });
+
 
 /** A bulkhead's state, as plain JSON. */
 export interface BulkheadSnapshot {
@@ -121,6 +124,7 @@ export class Bulkhead implements Policy {
   readonly onRejected: Event<BulkheadRejection> = this.#onRejected.event;
 
   constructor(options: BulkheadOptions = {}) {
+    checkOptionNames('bulkhead', options, BULKHEAD_OPTIONS);
     this.maxConcurrent = checkInteger('bulkhead.maxConcurrent', options.maxConcurrent ?? 100);
     this.maxQueue = checkInteger('bulkhead.maxQueue', options.maxQueue ?? 200, 0);
     this.#maxQueueWait = checkDuration('bulkhead.maxQueueWait', options.maxQueueWait ?? Infinity, true);

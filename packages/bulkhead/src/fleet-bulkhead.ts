@@ -3,7 +3,9 @@ import {
   checkDuration,
   checkInteger,
   checkOneOf,
+  checkOptionNames,
   checkString,
+  optionNames,
   sleep,
   systemClock,
   type Clock,
@@ -48,6 +50,8 @@ export interface FleetBulkheadOptions extends BulkheadOptions {
   logger?: Logger;
 }
 
+const FLEET_OPTIONS = optionNames<FleetBulkheadOptions>({ maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true, redis: true, key: true, leaseMs: true, pollMs: true, whenUnavailable: true, logger: true });
+
 export interface FleetBulkheadSnapshot extends BulkheadSnapshot {
   key: string;
   /** False while Redis is unreachable (the local limit applies, or calls are refused). */
@@ -89,6 +93,7 @@ export class FleetBulkhead implements Policy {
   #shared = true;
 
   constructor(options: FleetBulkheadOptions) {
+    checkOptionNames('bulkhead', options, FLEET_OPTIONS);
     if (options.redis === undefined || typeof options.redis.evalsha !== 'function') {
       throw new TypeError('lifeline: option `bulkhead.redis` must be an ioredis client');
     }
@@ -100,7 +105,8 @@ export class FleetBulkhead implements Policy {
     this.#failClosed = checkOneOf('bulkhead.whenUnavailable', options.whenUnavailable ?? 'local', ['local', 'reject']) === 'reject';
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
-    this.#local = new Bulkhead(options);
+    const { maxConcurrent, maxQueue, maxQueueWait, timer, clock } = options;
+    this.#local = new Bulkhead({ maxConcurrent, maxQueue, maxQueueWait, timer, clock });
     this.maxConcurrent = this.#local.maxConcurrent;
     this.#redis.defineCommand('lifelineAcquire', { numberOfKeys: 1, lua: ACQUIRE });
   }

@@ -1,4 +1,4 @@
-import { abortError, checkDuration, checkObject, CoarseTimer, Deadline, systemClock } from '@lifeline/core';
+import { abortError, checkDuration, checkObject, checkOptionNames, CoarseTimer, Deadline, optionNames, systemClock } from '@lifeline/core';
 import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '@lifeline/trace';
 import type { RetryPolicy, RetryPolicyOptions } from '@lifeline/retry';
 import { Agent, type Dispatcher } from 'undici';
@@ -18,6 +18,15 @@ export interface InterceptorOptions extends TelemetryOptions {
   retry?: RetryPolicy | RetryPolicyOptions | false;
 }
 
+const INTERCEPTOR_OPTIONS = optionNames<InterceptorOptions>({
+  name: true,
+  timeout: true,
+  attemptTimeout: true,
+  retry: true,
+  tracerProvider: true,
+  meterProvider: true,
+});
+
 /**
  * The client's policy as an undici interceptor, so `fetch()` and `undici.request()` get
  * deadlines, per-attempt timeouts and budgeted retries too. Statuses are not turned into
@@ -32,6 +41,7 @@ export interface InterceptorOptions extends TelemetryOptions {
  */
 export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
   checkObject('options', options);
+  checkOptionNames('', options, INTERCEPTOR_OPTIONS);
   const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
   const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
   const retry = resolveRetry(options.retry);
@@ -77,7 +87,8 @@ export function createInterceptor(options: InterceptorOptions = {}): Dispatcher.
  * await undici.request('http://127.0.0.1:8080/health', { dispatcher });
  */
 export function createDispatcher(options: InterceptorOptions & { agent?: Agent.Options } = {}): Dispatcher {
-  return new Agent(options.agent).compose(createInterceptor(options));
+  const { agent, ...interceptor } = options;
+  return new Agent(agent).compose(createInterceptor(interceptor));
 }
 
 /** The first string value of header `name` (lower case), in any form undici accepts headers. */

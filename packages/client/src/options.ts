@@ -2,6 +2,8 @@ import {
   checkDuration,
   checkInteger,
   checkObject,
+  checkOptionNames,
+  optionNames,
   checkString,
   type Clock,
   type Deadline,
@@ -70,6 +72,28 @@ export interface ClientOptions extends TelemetryOptions {
   /** @internal For tests: the clock deadlines use. */
   clock?: Clock;
 }
+
+const CLIENT_OPTIONS = optionNames<ClientOptions>({
+  name: true,
+  baseUrl: true,
+  service: true,
+  discovery: true,
+  basePath: true,
+  timeout: true,
+  attemptTimeout: true,
+  retry: true,
+  breaker: true,
+  bulkhead: true,
+  headers: true,
+  throwOnHttpError: true,
+  connections: true,
+  pipelining: true,
+  dispatcher: true,
+  logger: true,
+  clock: true,
+  tracerProvider: true,
+  meterProvider: true,
+});
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'QUERY';
 
@@ -156,6 +180,7 @@ function parseBaseUrl(baseUrl: string | URL | undefined): URL {
 /** Validates and resolves client options once, at construction. @internal */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   if (checkObject('options', options) === undefined) throw new TypeError('lifeline: createClient needs an options object');
+  checkOptionNames('', options, CLIENT_OPTIONS);
   const discovery = options.discovery;
   let origin = '';
   let prefix = '';

@@ -50,3 +50,19 @@ describe('bad configuration throws at construction, naming the option', () => {
     await client.close();
   });
 });
+
+describe('unknown options are refused, not ignored', () => {
+  it('names the option and the closest one, at every level', () => {
+    expect(() => createClient({ name: 'dep', baseUrl: 'http://127.0.0.1:1', timout: 5 } as ClientOptions)).toThrow(
+      'unknown option `timout` (did you mean `timeout`?)',
+    );
+    expect(() => createClient({ name: 'dep', baseUrl: 'http://127.0.0.1:1', breaker: { breakDurationMs: 5 } } as ClientOptions)).toThrow(
+      'unknown option `breaker.breakDurationMs` (did you mean `breakDuration`?)',
+    );
+    expect(() => createClient({ name: 'dep', baseUrl: 'http://127.0.0.1:1', retry: { attempts: 2 } } as ClientOptions)).toThrow('unknown option `retry.attempts`');
+    expect(() => createClient({ name: 'dep', baseUrl: 'http://127.0.0.1:1', bulkhead: { maxQueued: 2 } } as ClientOptions)).toThrow(
+      'unknown option `bulkhead.maxQueued` (did you mean `maxQueue`?)',
+    );
+    expect(() => createInterceptor({ retries: 2 } as never)).toThrow('unknown option `retries`');
+  });
+});

@@ -30,4 +30,6 @@ export {
   checkString,
   checkObject,
   checkOneOf,
+  checkOptionNames,
+  optionNames,
 } from './validate.ts';

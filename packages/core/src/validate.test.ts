@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkDuration, checkInteger, checkObject, checkOneOf, checkRatio } from './validate.ts';
+import { checkDuration, checkInteger, checkObject, checkOneOf, checkOptionNames, checkRatio, optionNames } from './validate.ts';
 
 describe('option validation', () => {
   it('names the option, the value and what is allowed', () => {
@@ -16,5 +16,27 @@ describe('option validation', () => {
     expect(() => checkObject('retry', 3)).toThrow(/`retry` must be an object, got 3/);
     expect(() => checkOneOf('jitter', 'half', ['full', 'none'])).toThrow(/one of "full", "none", got "half"/);
     expect(checkRatio('r', 0)).toBe(0);
+  });
+});
+
+describe('unknown options', () => {
+  interface Example {
+    breakDuration?: number;
+    halfOpenProbes?: number;
+    name?: string;
+  }
+  const names = optionNames<Example>({ breakDuration: true, halfOpenProbes: true, name: true });
+
+  it('accepts the listed names and no options at all', () => {
+    expect(() => checkOptionNames('breaker', { breakDuration: 1, name: 'x' }, names)).not.toThrow();
+    expect(() => checkOptionNames('breaker', undefined, names)).not.toThrow();
+  });
+
+  it('refuses a misspelt name, suggesting the closest one and listing the allowed ones', () => {
+    expect(() => checkOptionNames('breaker', { breakDurationMs: 1 }, names)).toThrow(
+      'lifeline: unknown option `breaker.breakDurationMs` (did you mean `breakDuration`?); allowed: breakDuration, halfOpenProbes, name',
+    );
+    expect(() => checkOptionNames('breaker', { halfopenProbe: 1 }, names)).toThrow('(did you mean `halfOpenProbes`?)');
+    expect(() => checkOptionNames('', { colour: 'red' }, names)).toThrow(/^lifeline: unknown option `colour`; allowed:/);
   });
 });

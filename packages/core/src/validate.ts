@@ -83,3 +83,51 @@ export function checkOneOf<T extends string>(name: string, value: unknown, allow
   }
   return value as T;
 }
+
+/**
+ * @internal The option names of an options type, written as `{ name: true, … }` so the
+ * compiler insists on every key of `T` and no other.
+ */
+export function optionNames<T>(names: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * @internal Refuses an option `allowed` does not list — a misspelt option silently ignored is
+ * a default the caller did not choose — naming the closest allowed name.
+ */
+export function checkOptionNames(name: string, value: object | undefined, allowed: readonly string[]): void {
+  if (value === undefined) return;
+  for (const key of Object.keys(value)) {
+    if (allowed.includes(key)) continue;
+    const lower = key.toLowerCase();
+    let hint: string | undefined;
+    let best = Infinity;
+    for (const candidate of allowed) {
+      const c = candidate.toLowerCase();
+      const distance = lower.startsWith(c) || c.startsWith(lower) ? 0 : editDistance(lower, c);
+      if (distance < best && distance <= Math.max(2, Math.floor(c.length / 3))) {
+        best = distance;
+        hint = candidate;
+      }
+    }
+    const full = name === '' ? key : `${name}.${key}`;
+    throw new TypeError(
+      `lifeline: unknown option \`${full}\`${hint === undefined ? '' : ` (did you mean \`${hint}\`?)`}; allowed: ${allowed.join(', ')}`,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import { CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
-import { checkDuration, checkObject, checkOneOf, checkRatio, systemClock, type Clock, type Disposable, type Logger } from '@lifeline/core';
+import { checkDuration, checkObject, checkOneOf, checkRatio, systemClock, type Clock, type Disposable, type Logger, checkOptionNames, optionNames } from '@lifeline/core';
 import type { Resolver } from './instance.ts';
 import { checkServiceName } from './resolver-base.ts';
 import { ServicePool, type BalancerKind, type PoolSettings, type PoolSnapshot } from './service-pool.ts';
@@ -30,6 +30,9 @@ export interface DiscoveryOptions {
   clock?: Clock;
 }
 
+const DISCOVERY_OPTIONS = optionNames<DiscoveryOptions>({ resolver: true, balancer: true, breaker: true, maxEjectionRatio: true, panicThreshold: true, ewmaDecayMs: true, scheme: true, logger: true, clock: true });
+
+
 /** Every followed service as plain JSON. */
 export interface DiscoverySnapshot {
   source: string;
@@ -57,6 +60,7 @@ export class Discovery {
 
   constructor(options: DiscoveryOptions) {
     if (checkObject('options', options) === undefined) throw new TypeError('lifeline: Discovery needs an options object');
+    checkOptionNames('', options, DISCOVERY_OPTIONS);
     const resolver = options.resolver;
     if (typeof resolver !== 'object' || resolver === null || typeof resolver.subscribe !== 'function') {
       throw new TypeError(`lifeline: option \`resolver\` must be a Resolver (StaticResolver, DnsResolver, EtcdResolver), got ${resolver === null ? 'null' : typeof resolver}`);

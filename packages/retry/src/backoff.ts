@@ -1,4 +1,4 @@
-import { checkDuration, checkFunction, checkNumber, checkOneOf } from '@lifeline/core';
+import { checkDuration, checkFunction, checkNumber, checkOneOf, checkOptionNames, optionNames } from '@lifeline/core';
 
 /**
  * How long to wait before a retry. `next(retry, previous)` gets the retry number (1 for
@@ -24,6 +24,9 @@ export interface ExponentialBackoffOptions {
   random?: () => number;
 }
 
+const EXPONENTIAL_OPTIONS = optionNames<ExponentialBackoffOptions>({ base: true, cap: true, factor: true, jitter: true, random: true });
+
+
 /**
  * Capped exponential backoff with full jitter.
  *
@@ -39,6 +42,7 @@ export class ExponentialBackoff implements Backoff {
   readonly #random: () => number;
 
   constructor(options: ExponentialBackoffOptions = {}) {
+    checkOptionNames('backoff', options, EXPONENTIAL_OPTIONS);
     this.#base = checkDuration('backoff.base', options.base ?? 100);
     this.#cap = checkDuration('backoff.cap', options.cap ?? 5_000);
     this.#factor = checkNumber('backoff.factor', options.factor ?? 2, 1);
@@ -60,6 +64,9 @@ export interface DecorrelatedJitterBackoffOptions {
   random?: () => number;
 }
 
+const DECORRELATED_OPTIONS = optionNames<DecorrelatedJitterBackoffOptions>({ base: true, cap: true, random: true });
+
+
 /**
  * AWS's "decorrelated jitter": each delay is a uniform draw in [base, previous × 3),
  * capped. Grows like exponential backoff on average, but each client's sequence wanders on
@@ -76,6 +83,7 @@ export class DecorrelatedJitterBackoff implements Backoff {
   readonly #random: () => number;
 
   constructor(options: DecorrelatedJitterBackoffOptions = {}) {
+    checkOptionNames('backoff', options, DECORRELATED_OPTIONS);
     this.#base = checkDuration('backoff.base', options.base ?? 100);
     this.#cap = checkDuration('backoff.cap', options.cap ?? 5_000);
     if (this.#cap < this.#base) {

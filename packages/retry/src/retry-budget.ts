@@ -7,7 +7,7 @@ import {
   SlidingCounts,
   systemClock,
   type Clock,
-  type Event,
+  type Event, checkOptionNames, optionNames
 } from '@lifeline/core';
 
 export interface RetryBudgetOptions {
@@ -21,6 +21,9 @@ export interface RetryBudgetOptions {
   buckets?: number;
   clock?: Clock;
 }
+
+const BUDGET_OPTIONS = optionNames<RetryBudgetOptions>({ ratio: true, windowMs: true, minRetriesPerSecond: true, buckets: true, clock: true });
+
 
 /** A retry budget's state, as plain JSON. */
 export interface RetryBudgetSnapshot {
@@ -64,6 +67,7 @@ export class RetryBudget {
   readonly onRecovered: Event<RetryBudgetSnapshot> = this.#onRecovered.event;
 
   constructor(options: RetryBudgetOptions = {}) {
+    checkOptionNames('retry.budget', options, BUDGET_OPTIONS);
     this.ratio = checkRatio('retry.budget.ratio', options.ratio ?? 0.2);
     this.windowMs = checkDuration('retry.budget.windowMs', options.windowMs ?? 10_000);
     if (this.windowMs === 0) throw new RangeError('lifeline: option `retry.budget.windowMs` must be > 0, got 0');

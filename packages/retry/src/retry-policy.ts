@@ -12,7 +12,7 @@ import {
   type Event,
   type ExecuteOptions,
   type Policy,
-  type PolicyContext,
+  type PolicyContext, checkOptionNames, optionNames
 } from '@lifeline/core';
 import { ExponentialBackoff, type Backoff } from './backoff.ts';
 import { isRetryable } from './classify.ts';
@@ -45,6 +45,9 @@ export interface RetryPolicyOptions {
   serverDelayJitter?: number;
   random?: () => number;
 }
+
+const RETRY_OPTIONS = optionNames<RetryPolicyOptions>({ maxAttempts: true, backoff: true, budget: true, shouldRetry: true, minAttemptTime: true, maxServerDelay: true, serverDelayJitter: true, random: true });
+
 
 /** Why a policy stopped retrying. */
 export type GiveUpReason = 'not-retryable' | 'attempts' | 'deadline' | 'budget' | 'server-delay';
@@ -100,6 +103,7 @@ export class RetryPolicy implements Policy {
   readonly onGiveUp: Event<GiveUpEvent> = this.#onGiveUp.event;
 
   constructor(options: RetryPolicyOptions = {}) {
+    checkOptionNames('retry', options, RETRY_OPTIONS);
     this.maxAttempts = checkInteger('retry.maxAttempts', options.maxAttempts ?? 3, 1, 100);
     this.#backoff = options.backoff ?? new ExponentialBackoff();
     if (typeof this.#backoff.next !== 'function') {
