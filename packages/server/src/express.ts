@@ -6,7 +6,8 @@ import { runWithRequestContext, type RequestContext } from '@lifeline/trace';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
 import type { InboundRequest } from './inbound-request.ts';
-import type { Admission, Lifeline } from './lifeline.ts';
+import type { Admission } from './admission.ts';
+import type { Lifeline } from './lifeline.ts';
 import { problem, problemFor, type ProblemResponse } from './problem.ts';
 import { sendHealth, sendResponse } from './respond.ts';
 

@@ -17,7 +17,8 @@ import type { HealthResponse } from './health.ts';
 import type { IdempotencyGuard, IdempotencyOptions } from './idempotency/guard.ts';
 import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
-import { Lifeline, type Admission } from './lifeline.ts';
+import type { Admission } from './admission.ts';
+import { Lifeline } from './lifeline.ts';
 import { problemFor } from './problem.ts';
 import { healthBody } from './respond.ts';
 

@@ -1,12 +1,5 @@
-export {
-  createLifeline,
-  Lifeline,
-  type LifelineOptions,
-  type SheddingOptions,
-  type IdempotencyDefaults,
-  type LifelineState,
-  type LifelineSnapshot,
-} from './lifeline.ts';
+export { createLifeline, Lifeline } from './lifeline.ts';
+export type { LifelineOptions, SheddingOptions, IdempotencyDefaults, LifelineState, LifelineSnapshot } from './options.ts';
 export { requestContext } from './inbound-request.ts';
 export { currentRequestContext, type RequestContext } from '@lifeline/trace';
 export {

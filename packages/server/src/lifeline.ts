@@ -1,130 +1,17 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
-import {
-  checkDuration,
-  checkInteger,
-  checkObject,
-  CoarseTimer,
-  Deadline,
-  isLifelineError,
-  type Disposable,
-  type Logger,
-} from '@lifeline/core';
-import {
-  ENVOY_TIMEOUT,
-  extractContext,
-  GRPC_TIMEOUT,
-  newRequestId,
-  parseDeadlineHeaders,
-  readAttempt,
-  readRequestId,
-  REQUEST_ATTEMPT,
-  REQUEST_ID,
-  REQUEST_TIMEOUT,
-} from '@lifeline/trace';
-import { context, trace, type Context, type Span } from '@opentelemetry/api';
-import { Health, type HealthKind, type HealthOptions, type HealthResponse } from './health.ts';
-import { IdempotencyGuard, IdempotencyStats, problemToResponse, type IdempotencyOptions, type IdempotencySnapshot } from './idempotency/guard.ts';
-import { MemoryIdempotencyStore, type IdempotencyStore, type StoredResponse } from './idempotency/store.ts';
-import { IgnoredHeaders, type IgnoredHeader } from './ignored-headers.ts';
-import { clientGone, InboundRequest, kInbound } from './inbound-request.ts';
+import { checkDuration, checkInteger, checkObject, CoarseTimer, isLifelineError, type Disposable, type Logger } from '@lifeline/core';
+import { REQUEST_ID } from '@lifeline/trace';
+import { Gate, type Admission } from './admission.ts';
+import { Health, type HealthKind, type HealthResponse } from './health.ts';
+import { IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './idempotency/guard.ts';
+import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
+import { IgnoredHeaders } from './ignored-headers.ts';
+import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
 import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './node-handler.ts';
-import { problem, ProblemCode } from './problem.ts';
-import { endServerSpan, sdkTracer, startServerSpan } from './server-span.ts';
-import { Shutdown, type Closeable, type Deregistration, type ShutdownOptions, type ShutdownReport } from './shutdown.ts';
-
-/** Options of the inbound concurrency limit (load shedding). */
-export interface SheddingOptions {
-  /**
-   * Requests handled at once. Default 256: far above what a healthy Node service holds (at
-   * 50 ms a request that is 5 000 requests/s), low enough that an overloaded one answers 503
-   * at once instead of queueing every socket until all of them time out.
-   */
-  maxConcurrent?: number;
-  /** Requests waiting for a slot; beyond it they are shed. 0 sheds at once. Default 64: a burst of a quarter of the limit. */
-  maxQueue?: number;
-  /** Longest wait for a slot, ms; the request's own deadline may cut it shorter. Default 1 000. */
-  queueTimeout?: number;
-  /** The wait suggested to a shed caller (`Retry-After`, rounded up to whole seconds, at least 1), ms. Default 1 000. */
-  retryAfterMs?: number;
-}
-
-/** Defaults for the routes that opt into Idempotency-Key handling. */
-export interface IdempotencyDefaults {
-  /** The store of every route that names none. Default a `MemoryIdempotencyStore`, closed at shutdown. */
-  store?: IdempotencyStore;
-  /** How long a completed response is kept for replay, ms. Default 24 h. */
-  ttlMs?: number;
-  /** How long an in-flight claim holds, ms. Default twice `timeout`, at least 60 s. */
-  lockMs?: number;
-}
-
-/** Options of {@link createLifeline}. */
-export interface LifelineOptions {
-  /**
-   * The longest a request may take, ms: its deadline, and when its AbortSignal fires. An
-   * inbound deadline header (`x-request-timeout-ms`, `grpc-timeout`,
-   * `x-envoy-expected-rq-timeout-ms`) can only shorten it. `Infinity` leaves only the inbound
-   * deadline. Default 30 000.
-   */
-  timeout?: number;
-  /**
-   * Whether inbound `traceparent`, `tracestate` and `baggage` are trusted. `false` at an
-   * untrusted edge: every request starts a new trace, and inbound baggage is dropped.
-   * Default `true`.
-   */
-  trustInbound?: boolean;
-  /** The inbound concurrency limit, or `false` for none. */
-  shedding?: SheddingOptions | false;
-  /** The liveness and readiness endpoints, or `false` for none. */
-  health?: HealthOptions | false;
-  /** The graceful shutdown. */
-  shutdown?: ShutdownOptions;
-  /** Defaults for routes with Idempotency-Key handling. */
-  idempotency?: IdempotencyDefaults;
-  /** Where state changes are logged (pino or anything with `info` and `warn`). Never a line per request. */
-  logger?: Logger;
-}
-
-/** Where a Lifeline is in its life. */
-export type LifelineState = 'serving' | 'stopping' | 'draining' | 'stopped';
-
-/** What a Lifeline has seen, as plain JSON. */
-export interface LifelineSnapshot {
-  state: LifelineState;
-  requests: {
-    /** Requests seen since start (health probes excluded). */
-    total: number;
-    /** Requests whose response is not over yet, queued ones included. */
-    inFlight: number;
-  };
-  /** The concurrency limit, or `null` when shedding is off. */
-  shedding: {
-    maxConcurrent: number;
-    maxQueue: number;
-    /** Requests holding a slot. */
-    active: number;
-    /** Requests waiting for one. */
-    queued: number;
-    /** Requests answered 503 before any work, by reason. */
-    shed: { queueFull: number; queueTimeout: number; deadline: number };
-    /** Queued requests whose client went away. */
-    abandoned: number;
-  } | null;
-  /** Requests refused before any work for another reason than load. */
-  refused: {
-    /** Arrived while draining: 503 with `connection: close`. */
-    shuttingDown: number;
-    /** Arrived with an inbound deadline already spent: 504. */
-    deadlineSpent: number;
-  };
-  /** Malformed inbound headers that were ignored, by name. */
-  ignoredHeaders: Record<IgnoredHeader, number>;
-  idempotency: IdempotencySnapshot;
-}
-
-/** @internal The outcome of admission: run now (`undefined`), answer with a refusal, or nothing to do (`null`: the client is gone). */
-export type Admission = StoredResponse | null | undefined;
+import type { LifelineOptions, LifelineSnapshot, LifelineState } from './options.ts';
+import { RequestStart } from './request-start.ts';
+import { endServerSpan } from './server-span.ts';
+import { Shutdown, type Closeable, type Deregistration, type ShutdownReport } from './shutdown.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -150,8 +37,8 @@ export class Lifeline {
   /** @internal The health endpoints, unless disabled. */
   readonly health: Health | undefined;
   readonly #timer = new CoarseTimer();
-  readonly #bulkhead: Bulkhead | undefined;
-  readonly #retryAfterMs: number;
+  readonly #gate: Gate;
+  readonly #start: RequestStart;
   readonly #shutdown: Shutdown;
   readonly #ignored: IgnoredHeaders;
   readonly #stats = new IdempotencyStats();
@@ -166,8 +53,6 @@ export class Lifeline {
   #state: LifelineState = 'serving';
   #shutdownRun: Promise<ShutdownReport> | undefined;
   #requests = 0;
-  #refusedDraining = 0;
-  #refusedSpent = 0;
 
   constructor(options: LifelineOptions = {}) {
     checkObject('options', options);
@@ -178,19 +63,7 @@ export class Lifeline {
       throw new TypeError(`lifeline: option \`trustInbound\` must be a boolean, got ${typeof this.trustInbound}`);
     }
     this.logger = options.logger;
-    if (options.shedding !== false) {
-      const shedding = options.shedding ?? {};
-      checkObject('shedding', shedding);
-      this.#bulkhead = new Bulkhead({
-        maxConcurrent: checkInteger('shedding.maxConcurrent', shedding.maxConcurrent ?? 256, 1),
-        maxQueue: checkInteger('shedding.maxQueue', shedding.maxQueue ?? 64, 0),
-        maxQueueWait: checkDuration('shedding.queueTimeout', shedding.queueTimeout ?? 1_000),
-        timer: this.#timer,
-      });
-      this.#retryAfterMs = checkDuration('shedding.retryAfterMs', shedding.retryAfterMs ?? 1_000);
-    } else {
-      this.#retryAfterMs = 1_000;
-    }
+    this.#gate = new Gate(options.shedding, this.#timer);
     this.health = options.health === false ? undefined : new Health(options.health ?? {}, this.logger);
     this.#shutdown = new Shutdown(options.shutdown ?? {}, this.logger);
     const idempotency = options.idempotency ?? {};
@@ -200,6 +73,7 @@ export class Lifeline {
     const lockDefault = Number.isFinite(this.timeout) ? Math.max(60_000, Math.ceil(2 * this.timeout)) : 60_000;
     this.#lockMs = checkInteger('idempotency.lockMs', idempotency.lockMs ?? lockDefault, 1);
     this.#ignored = new IgnoredHeaders(this.logger);
+    this.#start = new RequestStart(this.timeout, this.trustInbound, this.#ignored, this.#timer);
     // One listener for every response of this Lifeline, not a closure per request.
     const finish = (res: ServerResponse): void => this.#finish(res);
     this.#onClose = function (this: ServerResponse) {
@@ -344,26 +218,10 @@ export class Lifeline {
    * app.get('/admin/resilience', () => ({ server: lifeline.snapshot() }));
    */
   snapshot(): LifelineSnapshot {
-    const bulkhead = this.#bulkhead?.snapshot();
     return {
       state: this.#state,
       requests: { total: this.#requests, inFlight: this.#inFlight.size },
-      shedding:
-        bulkhead === undefined
-          ? null
-          : {
-              maxConcurrent: bulkhead.maxConcurrent,
-              maxQueue: bulkhead.maxQueue,
-              active: bulkhead.inFlight,
-              queued: bulkhead.queued,
-              shed: {
-                queueFull: bulkhead.rejected['queue-full'],
-                queueTimeout: bulkhead.rejected['queue-timeout'],
-                deadline: bulkhead.rejected.deadline,
-              },
-              abandoned: bulkhead.rejected.aborted,
-            },
-      refused: { shuttingDown: this.#refusedDraining, deadlineSpent: this.#refusedSpent },
+      ...this.#gate.snapshot(),
       ignoredHeaders: this.#ignored.snapshot(),
       idempotency: this.#stats.snapshot(),
     };
@@ -392,32 +250,9 @@ export class Lifeline {
     routeOf?: (req: IncomingMessage) => string | undefined,
   ): InboundRequest {
     this.#requests++;
-    const headers = req.headers;
-    const rawId = headers[REQUEST_ID];
-    let requestId = rawId === undefined ? undefined : readRequestId(rawId);
-    if (requestId === undefined) {
-      requestId = newRequestId();
-      if (rawId !== undefined) this.#ignored.add('x-request-id', requestId);
-    }
-    res.setHeader(REQUEST_ID, requestId);
+    const inbound = this.#start.start(req, route);
+    res.setHeader(REQUEST_ID, inbound.requestId);
     if (this.#state !== 'serving') res.setHeader('connection', 'close');
-
-    // Node lower-cases header names, so three property reads skip the parse for most requests.
-    let ms = this.timeout;
-    if (headers[REQUEST_TIMEOUT] !== undefined || headers[GRPC_TIMEOUT] !== undefined || headers[ENVOY_TIMEOUT] !== undefined) {
-      const inbound = parseDeadlineHeaders(headers);
-      for (const name of inbound.ignored) this.#ignored.add(name as IgnoredHeader, requestId);
-      if (inbound.ms !== undefined && inbound.ms < ms) ms = inbound.ms;
-    }
-    const rawAttempt = headers[REQUEST_ATTEMPT];
-    let attempt: number | undefined;
-    if (rawAttempt !== undefined) {
-      attempt = readAttempt(rawAttempt);
-      if (attempt === undefined) this.#ignored.add('x-request-attempt', requestId);
-    }
-
-    const [ctx, span] = this.#traceContext(req, route, requestId);
-    const inbound = new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, span, route);
     if (routeOf !== undefined) inbound.routeOf = routeOf;
     (req as unknown as Record<symbol, InboundRequest>)[kInbound] = inbound;
     this.#inFlight.add(res);
@@ -431,75 +266,13 @@ export class Lifeline {
    * limit and its queue are full (503 + Retry-After). Waits in the queue when there is room.
    */
   admit(inbound: InboundRequest): Admission | Promise<Admission> {
-    if (this.#state === 'draining' || this.#state === 'stopped') {
-      this.#refusedDraining++;
-      const refusal = problemToResponse(
-        problem(503, ProblemCode.SHUTTING_DOWN, 'Service Unavailable', 'The server is shutting down; retry on another instance.', {
-          requestId: inbound.requestId,
-        }),
-      );
-      refusal.headers.connection = 'close';
-      return refusal;
-    }
-    if (inbound.deadline.expired) {
-      this.#refusedSpent++;
-      return problemToResponse(
-        problem(504, 'DEADLINE_EXCEEDED', 'Deadline exceeded', 'The request arrived with no time left before its deadline.', {
-          requestId: inbound.requestId,
-        }),
-      );
-    }
-    const bulkhead = this.#bulkhead;
-    if (bulkhead === undefined) return undefined;
-    if (bulkhead.tryAcquire()) {
-      inbound.slot = true;
-      return undefined;
-    }
-    return bulkhead.acquire({ deadline: inbound.deadline, signal: inbound.signal }).then(
-      () => {
-        inbound.slot = true;
-        // The client left between the slot being granted and this continuation.
-        if (inbound.ended) {
-          this.#releaseSlot(inbound);
-          return null;
-        }
-        return undefined;
-      },
-      (error: BulkheadRejectedError) => (error.reason === 'aborted' || error.reason === 'closed' ? null : this.#shed(inbound, error)),
-    );
+    return this.#gate.admit(inbound, this.#state === 'draining' || this.#state === 'stopped');
   }
 
   /** @internal Logs an unexpected handler error (a Lifeline error is an expected outcome and is not logged). */
   reportError(error: unknown, inbound: InboundRequest | undefined): void {
     if (isLifelineError(error)) return;
     this.logger?.warn({ err: error, requestId: inbound?.requestId }, 'lifeline: request handler failed');
-  }
-
-  #shed(inbound: InboundRequest, error: BulkheadRejectedError): StoredResponse {
-    const detail =
-      error.reason === 'queue-full'
-        ? 'The server is at its concurrency limit and its queue is full.'
-        : 'The server is at its concurrency limit and no slot freed up in time.';
-    return problemToResponse(
-      problem(503, ProblemCode.OVERLOADED, 'Service Unavailable', detail, { requestId: inbound.requestId, retryAfterMs: this.#retryAfterMs }),
-    );
-  }
-
-  #traceContext(req: IncomingMessage, route: string | undefined, requestId: string): [Context, Span | undefined] {
-    const active = context.active();
-    // A span is already active (@opentelemetry/instrumentation-http made one from the same
-    // headers): its context is the request's, extracting again would fork the trace.
-    if (trace.getSpan(active) !== undefined) return [active, undefined];
-    const headers = req.headers;
-    let ctx = active;
-    if (this.trustInbound && (headers.traceparent !== undefined || headers.baggage !== undefined)) {
-      ctx = extractContext(headers, active);
-      if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
-    }
-    const tracer = sdkTracer();
-    if (tracer === undefined) return [ctx, undefined];
-    const span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
-    return [trace.setSpan(ctx, span), span];
   }
 
   #finish(res: ServerResponse): void {
@@ -510,7 +283,7 @@ export class Lifeline {
       const completed = res.writableFinished;
       if (!completed) inbound.abort(clientGone());
       inbound.end();
-      this.#releaseSlot(inbound);
+      this.#gate.release(inbound);
       if (inbound.span !== undefined) {
         endServerSpan(inbound.span, req.method ?? 'GET', res.statusCode, inbound.route ?? inbound.routeOf?.(req), completed);
       }
@@ -528,12 +301,6 @@ export class Lifeline {
     }
   }
 
-  #releaseSlot(inbound: InboundRequest): void {
-    if (!inbound.slot) return;
-    inbound.slot = false;
-    this.#bulkhead!.release();
-  }
-
   #stopping(): void {
     this.#state = 'stopping';
     // Responses not yet started tell their clients not to reuse the connection.
@@ -542,7 +309,7 @@ export class Lifeline {
 
   async #release(): Promise<void> {
     this.#state = 'stopped';
-    this.#bulkhead?.close();
+    this.#gate.close();
     this.#timer.close();
     await this.#ownStore?.close();
   }

@@ -3,7 +3,8 @@ import { checkInteger } from '@lifeline/core';
 import { runWithRequestContext } from '@lifeline/trace';
 import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
 import { kInbound, type InboundRequest } from './inbound-request.ts';
-import type { Admission, Lifeline } from './lifeline.ts';
+import type { Admission } from './admission.ts';
+import type { Lifeline } from './lifeline.ts';
 import { problem, problemFor, ProblemCode } from './problem.ts';
 import { sendHealth, sendResponse } from './respond.ts';
 

@@ -1,0 +1,123 @@
+import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
+import { checkDuration, checkInteger, checkObject, type CoarseTimer } from '@lifeline/core';
+import { problemToResponse } from './idempotency/guard.ts';
+import type { StoredResponse } from './idempotency/store.ts';
+import type { InboundRequest } from './inbound-request.ts';
+import type { LifelineSnapshot, SheddingOptions } from './options.ts';
+import { problem, ProblemCode } from './problem.ts';
+
+/** @internal The outcome of admission: run now (`undefined`), answer with a refusal, or nothing to do (`null`: the client is gone). */
+export type Admission = StoredResponse | null | undefined;
+
+/**
+ * @internal Decides, before any handler work, whether a request runs: refused while the
+ * server drains (503, `connection: close`) or when its inbound deadline is already spent
+ * (504); shed when the concurrency limit and its queue are full, or when no slot frees up
+ * within `queueTimeout` or the request's deadline (503 + Retry-After). The limit is a
+ * `@lifeline/bulkhead` Bulkhead on the Lifeline's shared coarse timer: taking a free slot is
+ * a counter increment, and a queued request costs no timer of its own.
+ */
+export class Gate {
+  readonly #bulkhead: Bulkhead | undefined;
+  readonly #retryAfterMs: number;
+  #refusedDraining = 0;
+  #refusedSpent = 0;
+
+  constructor(options: SheddingOptions | false | undefined, timer: CoarseTimer) {
+    if (options === false) {
+      this.#retryAfterMs = 1_000;
+      return;
+    }
+    const shedding = options ?? {};
+    checkObject('shedding', shedding);
+    this.#bulkhead = new Bulkhead({
+      maxConcurrent: checkInteger('shedding.maxConcurrent', shedding.maxConcurrent ?? 256, 1),
+      maxQueue: checkInteger('shedding.maxQueue', shedding.maxQueue ?? 64, 0),
+      maxQueueWait: checkDuration('shedding.queueTimeout', shedding.queueTimeout ?? 1_000),
+      timer,
+    });
+    this.#retryAfterMs = checkDuration('shedding.retryAfterMs', shedding.retryAfterMs ?? 1_000);
+  }
+
+  admit(inbound: InboundRequest, draining: boolean): Admission | Promise<Admission> {
+    if (draining) {
+      this.#refusedDraining++;
+      const refusal = problemToResponse(
+        problem(503, ProblemCode.SHUTTING_DOWN, 'Service Unavailable', 'The server is shutting down; retry on another instance.', {
+          requestId: inbound.requestId,
+        }),
+      );
+      refusal.headers.connection = 'close';
+      return refusal;
+    }
+    if (inbound.deadline.expired) {
+      this.#refusedSpent++;
+      return problemToResponse(
+        problem(504, 'DEADLINE_EXCEEDED', 'Deadline exceeded', 'The request arrived with no time left before its deadline.', {
+          requestId: inbound.requestId,
+        }),
+      );
+    }
+    const bulkhead = this.#bulkhead;
+    if (bulkhead === undefined) return undefined;
+    if (bulkhead.tryAcquire()) {
+      inbound.slot = true;
+      return undefined;
+    }
+    return bulkhead.acquire({ deadline: inbound.deadline, signal: inbound.signal }).then(
+      () => {
+        inbound.slot = true;
+        // The client left between the slot being granted and this continuation.
+        if (inbound.ended) {
+          this.release(inbound);
+          return null;
+        }
+        return undefined;
+      },
+      (error: BulkheadRejectedError) => (error.reason === 'aborted' || error.reason === 'closed' ? null : this.#shed(inbound, error)),
+    );
+  }
+
+  /** Gives the request's slot back, if it holds one. */
+  release(inbound: InboundRequest): void {
+    if (!inbound.slot) return;
+    inbound.slot = false;
+    this.#bulkhead!.release();
+  }
+
+  snapshot(): Pick<LifelineSnapshot, 'shedding' | 'refused'> {
+    const bulkhead = this.#bulkhead?.snapshot();
+    return {
+      shedding:
+        bulkhead === undefined
+          ? null
+          : {
+              maxConcurrent: bulkhead.maxConcurrent,
+              maxQueue: bulkhead.maxQueue,
+              active: bulkhead.inFlight,
+              queued: bulkhead.queued,
+              shed: {
+                queueFull: bulkhead.rejected['queue-full'],
+                queueTimeout: bulkhead.rejected['queue-timeout'],
+                deadline: bulkhead.rejected.deadline,
+              },
+              abandoned: bulkhead.rejected.aborted,
+            },
+      refused: { shuttingDown: this.#refusedDraining, deadlineSpent: this.#refusedSpent },
+    };
+  }
+
+  close(): void {
+    this.#bulkhead?.close();
+  }
+
+  #shed(inbound: InboundRequest, error: BulkheadRejectedError): StoredResponse {
+    const detail =
+      error.reason === 'queue-full'
+        ? 'The server is at its concurrency limit and its queue is full.'
+        : 'The server is at its concurrency limit and no slot freed up in time.';
+    return problemToResponse(
+      problem(503, ProblemCode.OVERLOADED, 'Service Unavailable', detail, { requestId: inbound.requestId, retryAfterMs: this.#retryAfterMs }),
+    );
+  }
+}

@@ -1,0 +1,96 @@
+import type { Logger } from '@lifeline/core';
+import type { HealthOptions } from './health.ts';
+import type { IdempotencySnapshot } from './idempotency/guard.ts';
+import type { IdempotencyStore } from './idempotency/store.ts';
+import type { IgnoredHeader } from './ignored-headers.ts';
+import type { ShutdownOptions } from './shutdown.ts';
+
+/** Options of the inbound concurrency limit (load shedding). */
+export interface SheddingOptions {
+  /**
+   * Requests handled at once. Default 256: far above what a healthy Node service holds (at
+   * 50 ms a request that is 5 000 requests/s), low enough that an overloaded one answers 503
+   * at once instead of queueing every socket until all of them time out.
+   */
+  maxConcurrent?: number;
+  /** Requests waiting for a slot; beyond it they are shed. 0 sheds at once. Default 64: a burst of a quarter of the limit. */
+  maxQueue?: number;
+  /** Longest wait for a slot, ms; the request's own deadline may cut it shorter. Default 1 000. */
+  queueTimeout?: number;
+  /** The wait suggested to a shed caller (`Retry-After`, rounded up to whole seconds, at least 1), ms. Default 1 000. */
+  retryAfterMs?: number;
+}
+
+/** Defaults for the routes that opt into Idempotency-Key handling. */
+export interface IdempotencyDefaults {
+  /** The store of every route that names none. Default a `MemoryIdempotencyStore`, closed at shutdown. */
+  store?: IdempotencyStore;
+  /** How long a completed response is kept for replay, ms. Default 24 h. */
+  ttlMs?: number;
+  /** How long an in-flight claim holds, ms. Default twice `timeout`, at least 60 s. */
+  lockMs?: number;
+}
+
+/** Options of {@link createLifeline}. */
+export interface LifelineOptions {
+  /**
+   * The longest a request may take, ms: its deadline, and when its AbortSignal fires. An
+   * inbound deadline header (`x-request-timeout-ms`, `grpc-timeout`,
+   * `x-envoy-expected-rq-timeout-ms`) can only shorten it. `Infinity` leaves only the inbound
+   * deadline. Default 30 000.
+   */
+  timeout?: number;
+  /**
+   * Whether inbound `traceparent`, `tracestate` and `baggage` are trusted. `false` at an
+   * untrusted edge: every request starts a new trace, and inbound baggage is dropped.
+   * Default `true`.
+   */
+  trustInbound?: boolean;
+  /** The inbound concurrency limit, or `false` for none. */
+  shedding?: SheddingOptions | false;
+  /** The liveness and readiness endpoints, or `false` for none. */
+  health?: HealthOptions | false;
+  /** The graceful shutdown. */
+  shutdown?: ShutdownOptions;
+  /** Defaults for routes with Idempotency-Key handling. */
+  idempotency?: IdempotencyDefaults;
+  /** Where state changes are logged (pino or anything with `info` and `warn`). Never a line per request. */
+  logger?: Logger;
+}
+
+/** Where a Lifeline is in its life. */
+export type LifelineState = 'serving' | 'stopping' | 'draining' | 'stopped';
+
+/** What a Lifeline has seen, as plain JSON. */
+export interface LifelineSnapshot {
+  state: LifelineState;
+  requests: {
+    /** Requests seen since start (health probes excluded). */
+    total: number;
+    /** Requests whose response is not over yet, queued ones included. */
+    inFlight: number;
+  };
+  /** The concurrency limit, or `null` when shedding is off. */
+  shedding: {
+    maxConcurrent: number;
+    maxQueue: number;
+    /** Requests holding a slot. */
+    active: number;
+    /** Requests waiting for one. */
+    queued: number;
+    /** Requests answered 503 before any work, by reason. */
+    shed: { queueFull: number; queueTimeout: number; deadline: number };
+    /** Queued requests whose client went away. */
+    abandoned: number;
+  } | null;
+  /** Requests refused before any work for another reason than load. */
+  refused: {
+    /** Arrived while draining: 503 with `connection: close`. */
+    shuttingDown: number;
+    /** Arrived with an inbound deadline already spent: 504. */
+    deadlineSpent: number;
+  };
+  /** Malformed inbound headers that were ignored, by name. */
+  ignoredHeaders: Record<IgnoredHeader, number>;
+  idempotency: IdempotencySnapshot;
+}

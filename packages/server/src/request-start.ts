@@ -1,0 +1,83 @@
+import type { IncomingMessage } from 'node:http';
+import { Deadline, type CoarseTimer } from '@lifeline/core';
+import {
+  ENVOY_TIMEOUT,
+  extractContext,
+  GRPC_TIMEOUT,
+  newRequestId,
+  parseDeadlineHeaders,
+  readAttempt,
+  readRequestId,
+  REQUEST_ATTEMPT,
+  REQUEST_ID,
+  REQUEST_TIMEOUT,
+} from '@lifeline/trace';
+import { context, trace, type Context, type Span } from '@opentelemetry/api';
+import type { IgnoredHeader, IgnoredHeaders } from './ignored-headers.ts';
+import { InboundRequest } from './inbound-request.ts';
+import { sdkTracer, startServerSpan } from './server-span.ts';
+
+/**
+ * @internal Reads what an incoming request says about itself — its id, its deadline, its
+ * attempt number, its trace — into an {@link InboundRequest}. A malformed header is ignored
+ * and counted, never thrown.
+ */
+export class RequestStart {
+  readonly #timeout: number;
+  readonly #trustInbound: boolean;
+  readonly #ignored: IgnoredHeaders;
+  readonly #timer: CoarseTimer;
+
+  constructor(timeout: number, trustInbound: boolean, ignored: IgnoredHeaders, timer: CoarseTimer) {
+    this.#timeout = timeout;
+    this.#trustInbound = trustInbound;
+    this.#ignored = ignored;
+    this.#timer = timer;
+  }
+
+  start(req: IncomingMessage, route: string | undefined): InboundRequest {
+    const headers = req.headers;
+    const rawId = headers[REQUEST_ID];
+    let requestId = rawId === undefined ? undefined : readRequestId(rawId);
+    if (requestId === undefined) {
+      requestId = newRequestId();
+      if (rawId !== undefined) this.#ignored.add('x-request-id', requestId);
+    }
+
+    // Node lower-cases header names, so three property reads skip the parse for most requests.
+    let ms = this.#timeout;
+    if (headers[REQUEST_TIMEOUT] !== undefined || headers[GRPC_TIMEOUT] !== undefined || headers[ENVOY_TIMEOUT] !== undefined) {
+      const inbound = parseDeadlineHeaders(headers);
+      for (const name of inbound.ignored) this.#ignored.add(name as IgnoredHeader, requestId);
+      // An inbound deadline only ever shortens the server's own limit.
+      if (inbound.ms !== undefined && inbound.ms < ms) ms = inbound.ms;
+    }
+
+    const rawAttempt = headers[REQUEST_ATTEMPT];
+    let attempt: number | undefined;
+    if (rawAttempt !== undefined) {
+      attempt = readAttempt(rawAttempt);
+      if (attempt === undefined) this.#ignored.add('x-request-attempt', requestId);
+    }
+
+    const [ctx, span] = this.#traceContext(req, route, requestId);
+    return new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, span, route);
+  }
+
+  #traceContext(req: IncomingMessage, route: string | undefined, requestId: string): [Context, Span | undefined] {
+    const active = context.active();
+    // A span is already active (@opentelemetry/instrumentation-http made one from the same
+    // headers): its context is the request's, extracting again would fork the trace.
+    if (trace.getSpan(active) !== undefined) return [active, undefined];
+    const headers = req.headers;
+    let ctx = active;
+    if (this.#trustInbound && (headers.traceparent !== undefined || headers.baggage !== undefined)) {
+      ctx = extractContext(headers, active);
+      if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
+    }
+    const tracer = sdkTracer();
+    if (tracer === undefined) return [ctx, undefined];
+    const span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
+    return [trace.setSpan(ctx, span), span];
+  }
+}
