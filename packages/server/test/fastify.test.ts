@@ -172,13 +172,16 @@ describe('Fastify plugin', () => {
   it('is attached to the Lifeline shutdown: new connections are refused while in-flight requests complete', async () => {
     const { app, lifeline } = await start();
     const held = gate();
+    let entered = false;
     app.get('/slow', async () => {
+      entered = true;
       await held.promise;
       return 'done';
     });
     const url = await listen();
     const slow = send(url, { path: '/slow' });
-    await sleep(50);
+    // Shut down only once the request is in the handler, however slow the machine is.
+    await waitFor(() => entered, 5_000, 'the slow request');
     const shutdown = lifeline.shutdown();
     await waitFor(() => lifeline.state === 'draining', 5_000, 'draining');
     await expect(send(url, { path: '/slow' })).rejects.toThrow(/ECONNREFUSED/);
