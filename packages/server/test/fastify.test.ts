@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lifelinePlugin } from '../src/fastify.ts';
 import { createLifeline, currentRequestContext, type Lifeline, type LifelineOptions } from '../src/index.ts';
-import { gate, send, sendAndHangUp, sleep, waitFor } from './helpers.ts';
+import { gate, send, sendAndHangUp, waitFor } from './helpers.ts';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
