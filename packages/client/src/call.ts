@@ -220,9 +220,9 @@ export class Call implements TimerTask, RetryExecuteOptions {
     this.#attemptOrigin = String(origin);
     // A recorded call has a CLIENT span per attempt, and each attempt sends its own traceparent.
     let tracing = this.#trace.headers;
-    const callContext = this.#trace.context;
-    if (callContext !== undefined) {
-      const span = settings.telemetry.startAttempt(callContext, this.#options.method, this.#attemptOrigin, this.#options.path, context.attempt);
+    const { context: callContext, tracer } = this.#trace;
+    if (callContext !== undefined && tracer !== undefined) {
+      const span = settings.telemetry.startAttempt(tracer, callContext, this.#options.method, this.#attemptOrigin, this.#options.path, context.attempt);
       this.#attemptSpan = span;
       tracing = traceHeaders(trace.setSpan(callContext, span), this.#trace.requestId);
     }

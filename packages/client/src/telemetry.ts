@@ -2,7 +2,7 @@ import type { CircuitBreaker, BreakerState } from '@lifeline/breaker';
 import type { Bulkhead } from '@lifeline/bulkhead';
 import { isLifelineError, type Disposable } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
-import { injectContext, REQUEST_ID } from '@lifeline/trace';
+import { injectContext, registeredTracer, REQUEST_ID } from '@lifeline/trace';
 import {
   createNoopMeter,
   isSpanContextValid,
@@ -29,7 +29,7 @@ const SCOPE_VERSION = '0.1.0';
 
 /** Where the client's spans and metrics go. Both default to the global OpenTelemetry providers. */
 export interface TelemetryOptions {
-  /** Default: the global tracer provider (`trace.getTracerProvider()`), looked up lazily. */
+  /** Default: the registered OpenTelemetry SDK's, looked up per call (none registered: no spans are started). */
   tracerProvider?: TracerProvider;
   /**
    * Default: the global meter provider, looked up when the client is created — register the
@@ -105,7 +105,8 @@ export function errorType(status: number, error: unknown): string | undefined {
  */
 export class Telemetry {
   readonly service: string;
-  readonly tracer: Tracer;
+  /** The tracer of an explicit `tracerProvider`. */
+  readonly #tracer: Tracer | undefined;
   readonly #meter: Meter;
   /** Undefined when no meter provider is registered: nothing is measured. */
   readonly #instruments: Instruments | undefined;
@@ -114,14 +115,19 @@ export class Telemetry {
 
   constructor(service: string, options: TelemetryOptions = {}) {
     this.service = service;
-    this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE, SCOPE_VERSION);
+    this.#tracer = options.tracerProvider?.getTracer(INSTRUMENTATION_SCOPE, SCOPE_VERSION);
     this.#meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, SCOPE_VERSION);
     this.#instruments = this.#meter === NOOP_METER ? undefined : createInstruments(this.#meter);
   }
 
+  /** The tracer spans go to: the explicit provider's, else the registered SDK's; `undefined` when there is none. */
+  tracer(): Tracer | undefined {
+    return this.#tracer ?? registeredTracer(INSTRUMENTATION_SCOPE);
+  }
+
   /** Starts the span of one logical call (INTERNAL), a child of `parent`. */
-  startCall(method: string, parent: Context): Span {
-    return this.tracer.startSpan(
+  startCall(tracer: Tracer, method: string, parent: Context): Span {
+    return tracer.startSpan(
       `${method} ${this.service}`,
       { kind: SpanKind.INTERNAL, attributes: { [SERVICE]: this.service, [METHOD]: method } },
       parent,
@@ -129,8 +135,12 @@ export class Telemetry {
   }
 
   /** Ends a call's span: its status, attempts and error. */
-  endCall(span: Span, status: number, error: unknown, attempts: number): void {
-    if (!span.isRecording()) return;
+  endCall(span: Span | undefined, status: number, error: unknown, attempts: number): void {
+    if (span === undefined) return;
+    if (!span.isRecording()) {
+      span.end();
+      return;
+    }
     span.setAttribute('lifeline.attempts', attempts);
     if (status > 0) span.setAttribute(STATUS, status);
     const type = errorType(status, error);
@@ -142,7 +152,7 @@ export class Telemetry {
   }
 
   /** Starts the CLIENT span of one attempt, a child of the call's span (in `callContext`). */
-  startAttempt(callContext: Context, method: string, origin: string, path: string, attempt: number): Span {
+  startAttempt(tracer: Tracer, callContext: Context, method: string, origin: string, path: string, attempt: number): Span {
     const { address, port } = originParts(origin);
     const attributes: Attributes = {
       [METHOD]: method,
@@ -152,7 +162,7 @@ export class Telemetry {
       [SERVICE]: this.service,
     };
     if (attempt > 1) attributes[RESEND_COUNT] = attempt - 1;
-    return this.tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes }, callContext);
+    return tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes }, callContext);
   }
 
   /** Ends an attempt: its span (when there is one) and the attempt metrics. */
@@ -180,17 +190,17 @@ export class Telemetry {
   }
 
   /** A retry was decided: counted, and an event on the call's span. */
-  retried(span: Span, attempt: number, delay: number, error: unknown): void {
+  retried(span: Span | undefined, attempt: number, delay: number, error: unknown): void {
     this.#instruments?.retries.add(1, { [SERVICE]: this.service });
-    if (span.isRecording()) {
+    if (span?.isRecording() === true) {
       span.addEvent('lifeline.retry', { 'lifeline.attempt': attempt, 'lifeline.retry.delay_ms': Math.round(delay), [ERROR_TYPE]: errorType(0, error) ?? '_OTHER' });
     }
   }
 
   /** No retry followed a failed attempt: an event on the call's span saying why (budget exhaustion is counted). */
-  gaveUp(span: Span, reason: string, attempt: number): void {
+  gaveUp(span: Span | undefined, reason: string, attempt: number): void {
     if (reason === 'budget') this.#instruments?.budgetExhausted.add(1, { [SERVICE]: this.service });
-    if (span.isRecording()) {
+    if (span?.isRecording() === true) {
       span.addEvent(reason === 'budget' ? 'lifeline.retry_budget.exhausted' : 'lifeline.retry.stopped', {
         'lifeline.attempt': attempt,
         'lifeline.retry.reason': reason,
@@ -199,15 +209,15 @@ export class Telemetry {
   }
 
   /** An attempt was refused before it was sent (open breaker, no endpoint): an event on the call's span. */
-  refused(span: Span, error: unknown): void {
-    if (!span.isRecording()) return;
+  refused(span: Span | undefined, error: unknown): void {
+    if (span?.isRecording() !== true) return;
     const code = isLifelineError(error) ? error.code : '_OTHER';
     span.addEvent(code === 'CIRCUIT_OPEN' ? 'lifeline.breaker.rejected' : 'lifeline.endpoint.unavailable', { [ERROR_TYPE]: code });
   }
 
   /** The attempt's endpoint was ejected by its outcome: an event on the call's span. */
-  ejected(span: Span, endpoint: string): void {
-    if (span.isRecording()) span.addEvent('lifeline.endpoint.ejected', { 'lifeline.endpoint': endpoint });
+  ejected(span: Span | undefined, endpoint: string): void {
+    if (span?.isRecording() === true) span.addEvent('lifeline.endpoint.ejected', { 'lifeline.endpoint': endpoint });
   }
 
   /**
@@ -293,10 +303,12 @@ function createInstruments(meter: Meter): Instruments {
 
 /** The trace of one call. @internal */
 export interface CallTrace {
-  /** The call's span (non-recording without an SDK). */
-  readonly span: Span;
+  /** The call's span; undefined when no SDK is registered (and no tracer provider given). */
+  readonly span: Span | undefined;
   /** The context holding the call's span, parent of its attempts' spans; undefined when the call is not recorded. */
   readonly context: Context | undefined;
+  /** The tracer of the attempts' spans, when the call is recorded. */
+  readonly tracer: Tracer | undefined;
   /** When the call is not recorded: the trace headers every attempt sends. */
   readonly headers: Record<string, string> | undefined;
   readonly requestId: string;
@@ -304,16 +316,21 @@ export interface CallTrace {
 
 /**
  * Starts the trace of a call made in `parent`. A recorded call gets a CLIENT span per
- * attempt, each sending its own `traceparent`; otherwise every attempt sends the headers of
- * the call's (non-recording) span, which carries the inbound trace on when there is one.
+ * attempt, each sending its own `traceparent`; otherwise every attempt sends the same
+ * headers: the call's non-recording span (sampled out), or with no SDK at all no span and the
+ * inbound trace passed on as it came.
  *
  * @internal
  */
 export function startCallTrace(telemetry: Telemetry, method: string, parent: Context, requestId: string): CallTrace {
-  const span = telemetry.startCall(method, parent);
-  if (span.isRecording()) return { span, context: trace.setSpan(parent, span), headers: undefined, requestId };
+  const tracer = telemetry.tracer();
+  if (tracer === undefined) {
+    return { span: undefined, context: undefined, tracer: undefined, headers: traceHeaders(parent, requestId), requestId };
+  }
+  const span = telemetry.startCall(tracer, method, parent);
+  if (span.isRecording()) return { span, context: trace.setSpan(parent, span), tracer, headers: undefined, requestId };
   const ctx = isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : parent;
-  return { span, context: undefined, headers: traceHeaders(ctx, requestId), requestId };
+  return { span, context: undefined, tracer: undefined, headers: traceHeaders(ctx, requestId), requestId };
 }
 
 /**

@@ -11,11 +11,12 @@ import {
   REQUEST_ATTEMPT,
   REQUEST_ID,
   REQUEST_TIMEOUT,
+  registeredTracer,
 } from '@lifeline/trace';
 import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { IgnoredHeader, IgnoredHeaders } from './ignored-headers.ts';
 import { InboundRequest } from './inbound-request.ts';
-import { sdkTracer, startServerSpan } from './server-span.ts';
+import { startServerSpan, TRACER_NAME } from './server-span.ts';
 
 /**
  * @internal Reads what an incoming request says about itself — its id, its deadline, its
@@ -75,7 +76,7 @@ export class RequestStart {
       ctx = extractContext(headers, active);
       if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
     }
-    const tracer = sdkTracer();
+    const tracer = registeredTracer(TRACER_NAME);
     if (tracer === undefined) return [ctx, undefined];
     const span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
     return [trace.setSpan(ctx, span), span];

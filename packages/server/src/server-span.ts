@@ -1,35 +1,7 @@
-import { SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
 
 /** The instrumentation scope of the SERVER spans. */
 export const TRACER_NAME = '@lifeline/server';
-
-/** The global provider as `@opentelemetry/api` returns it: a proxy to the registered SDK. */
-interface ProxyProvider extends TracerProvider {
-  getDelegate?(): TracerProvider;
-  getDelegateTracer?(name: string): Tracer | undefined;
-}
-
-let cachedDelegate: TracerProvider | undefined;
-let cachedTracer: Tracer | undefined;
-
-/**
- * @internal The tracer of the registered OpenTelemetry SDK, or `undefined` when none is
- * registered. Without an SDK every span would be a no-op; knowing it up front spares the
- * request path the span, its attributes and a context per request. The answer is cached per
- * registered provider, so an SDK registered after startup is picked up.
- */
-export function sdkTracer(): Tracer | undefined {
-  const provider = trace.getTracerProvider() as ProxyProvider;
-  if (typeof provider.getDelegate !== 'function' || typeof provider.getDelegateTracer !== 'function') {
-    return provider.getTracer(TRACER_NAME);
-  }
-  const delegate = provider.getDelegate();
-  if (delegate !== cachedDelegate) {
-    cachedDelegate = delegate;
-    cachedTracer = provider.getDelegateTracer(TRACER_NAME);
-  }
-  return cachedTracer;
-}
 
 /** @internal Starts the SERVER span of a request (stable HTTP semantic conventions). */
 export function startServerSpan(tracer: Tracer, method: string, url: string, route: string | undefined, parent: Context): Span {

@@ -30,3 +30,4 @@ export { REDACT_PATHS, redactOptions } from './redact.ts';
 export { type RequestContext, runWithRequestContext, currentRequestContext, parentContext } from './request-context.ts';
 export { type LogCorrelation, logCorrelation, requestLogger } from './logging.ts';
 export { type UndiciRequestLike, isLifelineRequest } from './undici-hook.ts';
+export { registeredTracer } from './tracer.ts';
