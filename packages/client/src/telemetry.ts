@@ -7,6 +7,7 @@ import {
   createNoopMeter,
   isSpanContextValid,
   metrics,
+  propagation,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -341,6 +342,8 @@ export function startCallTrace(telemetry: Telemetry, method: string, parent: Con
  * @internal
  */
 export function traceHeaders(ctx: Context, requestId: string): Record<string, string> {
+  // No trace and no baggage (a call outside any traced request): nothing to inject.
+  if (trace.getSpanContext(ctx) === undefined && propagation.getBaggage(ctx) === undefined) return { [REQUEST_ID]: requestId };
   const headers: Record<string, string> = {};
   injectContext(ctx, headers);
   headers[REQUEST_ID] = requestId;
