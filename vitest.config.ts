@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // project here, so `pnpm vitest` in a package and `vitest` at the root behave the same.
 export default defineConfig({
   test: {
-    projects: ['packages/*'],
+    projects: ['packages/*', 'apps/*'],
   },
 });
