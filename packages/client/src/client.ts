@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
-import type { CircuitBreaker } from '@lifeline/breaker';
-import type { Bulkhead } from '@lifeline/bulkhead';
-import type { ServicePool } from '@lifeline/discovery';
+import type { BreakerSnapshot, CircuitBreaker } from '@lifeline/breaker';
+import type { Bulkhead, BulkheadSnapshot } from '@lifeline/bulkhead';
+import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
 import {
   abortError,
   isLifelineError,
@@ -13,7 +13,7 @@ import {
   type Disposable,
   type Event,
 } from '@lifeline/core';
-import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
+import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryBudgetSnapshot, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
 import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '@lifeline/trace';
 import { Agent, Pool, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
@@ -35,6 +35,16 @@ type VerbOptions = Omit<RequestOptions, 'method' | 'path'>;
  * console.log(res.status, await res.body.json());
  * await payment.close();
  */
+/** What `LifelineClient.snapshot()` reports. */
+export interface ClientSnapshot {
+  name: string;
+  inFlight: number;
+  retryBudget: RetryBudgetSnapshot | undefined;
+  breaker: BreakerSnapshot | undefined;
+  bulkhead: BulkheadSnapshot | undefined;
+  pool: PoolSnapshot | undefined;
+}
+
 export class LifelineClient {
   readonly name: string;
   /** The retry policy; its budget is shared by every call of this client. */
@@ -248,6 +258,22 @@ export class LifelineClient {
   /** Calls in flight (including those waiting to retry). */
   get inFlight(): number {
     return this.#inFlightCount;
+  }
+
+  /**
+   * The client's resilience state as plain JSON: calls in flight, the retry budget, the
+   * breaker, the bulkhead, and with discovery every endpoint (health, breaker, ejection).
+   * What a dashboard or an `/admin/resilience` endpoint shows.
+   */
+  snapshot(): ClientSnapshot {
+    return {
+      name: this.name,
+      inFlight: this.#inFlightCount,
+      retryBudget: this.retry.budget?.snapshot(),
+      breaker: this.breaker?.snapshot(),
+      bulkhead: this.bulkhead?.snapshot(),
+      pool: this.pool?.snapshot(),
+    };
   }
 
   /**

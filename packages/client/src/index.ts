@@ -1,4 +1,4 @@
-export { LifelineClient, createClient } from './client.ts';
+export { LifelineClient, createClient, type ClientSnapshot } from './client.ts';
 export type { ClientOptions, RequestOptions, HttpMethod, QueryValue, Logger } from './options.ts';
 export { LifelineResponse, type Headers } from './response.ts';
 export { ResponseBody } from './response-body.ts';

@@ -151,3 +151,25 @@ describe('client with discovery', () => {
     expect(() => createClient({})).toThrow(/needs `baseUrl`/);
   });
 });
+
+describe('snapshot()', () => {
+  it('reports the budget, the bulkhead and every endpoint as plain JSON', async () => {
+    let failing = true;
+    const [good, bad] = await servers(fast, (_req, res) => {
+      if (failing) {
+        res.statusCode = 503;
+        res.end('down');
+      } else res.end('ok');
+    });
+    const { client } = setup([good!, bad!], { breaker: { minimumCalls: 1000, consecutiveFailures: 2 } }, { retry: { maxAttempts: 1 } });
+    await drive(client, 40, 4);
+    const snapshot = JSON.parse(JSON.stringify(client.snapshot())) as ReturnType<LifelineClient['snapshot']>;
+    expect(snapshot).toMatchObject({ name: 'payment', inFlight: 0, bulkhead: { inFlight: 0, queued: 0 }, retryBudget: { exhausted: false } });
+    expect(snapshot.breaker).toBeUndefined(); // with discovery, each endpoint has its own breaker
+    const byAddress = Object.fromEntries(snapshot.pool!.endpoints.map((e) => [e.address, e]));
+    expect(byAddress[`127.0.0.1:${bad!.port}`]).toMatchObject({ breaker: 'open', ejected: true });
+    expect(byAddress[`127.0.0.1:${good!.port}`]).toMatchObject({ breaker: 'closed', ejected: false });
+    expect(snapshot.pool).toMatchObject({ service: 'payment', healthy: 1, ejected: 1 });
+    failing = false;
+  });
+});
