@@ -1,0 +1,272 @@
+import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { Chaos } from './chaos.ts';
+import { pathOf } from './faults.ts';
+import { faultAnswer } from './problem.ts';
+
+type Controller = Dispatcher.DispatchController;
+type Handler = Dispatcher.DispatchHandler;
+
+/**
+ * What a client sees when chaos drops its connection: a `SocketError` (`UND_ERR_SOCKET`, as
+ * undici reports "other side closed"). It carries undici's `Symbol.for` markers, so
+ * `error instanceof errors.SocketError` holds for any copy of undici, and retry classifiers
+ * that look at `code` treat it like the real thing.
+ */
+function socketError(ruleId: string): Error {
+  const error = new Error(`other side closed (injected by chaos rule ${ruleId})`);
+  Object.defineProperties(error, {
+    name: { value: 'SocketError', configurable: true, writable: true },
+    code: { value: 'UND_ERR_SOCKET', enumerable: true, configurable: true, writable: true },
+    socket: { value: null, enumerable: true, configurable: true, writable: true },
+    [Symbol.for('undici.error.UND_ERR')]: { value: true },
+    [Symbol.for('undici.error.UND_ERR_SOCKET')]: { value: true },
+  });
+  return error;
+}
+
+/** Destroys a request body stream that will never be sent (undici does the same when a request fails). */
+function discardBody(body: Dispatcher.DispatchOptions['body']): void {
+  const stream = body as { destroy?: unknown; pipe?: unknown } | null | undefined;
+  if (stream !== null && typeof stream === 'object' && typeof stream.pipe === 'function' && typeof stream.destroy === 'function') {
+    (stream as { destroy(): void }).destroy();
+  }
+}
+
+/**
+ * The controller the caller's handler gets while chaos holds the request (a delay, a hang,
+ * a synthesized response). An abort ends the held request; once the request is really
+ * dispatched, everything is passed to undici's own controller.
+ */
+class HeldController implements Controller {
+  #real: Controller | undefined;
+  #aborted = false;
+  #paused = false;
+  #reason: Error | null = null;
+  #onAbort: ((reason: Error) => void) | undefined;
+  rawHeaders: Buffer[] | null = null;
+  rawTrailers: Buffer[] | null = null;
+
+  constructor(onAbort: (reason: Error) => void) {
+    this.#onAbort = onAbort;
+  }
+
+  get aborted(): boolean {
+    return this.#real?.aborted ?? this.#aborted;
+  }
+
+  get paused(): boolean {
+    return this.#real?.paused ?? this.#paused;
+  }
+
+  get reason(): Error | null {
+    return this.#real?.reason ?? this.#reason;
+  }
+
+  /** The request is dispatched for real: from now on the caller drives undici's controller. */
+  attach(real: Controller): void {
+    this.#real = real;
+    this.#onAbort = undefined;
+    if (this.#paused) real.pause();
+  }
+
+  /** Chaos is done holding the request (it ended on its own): a late abort changes nothing. */
+  release(): void {
+    this.#onAbort = undefined;
+  }
+
+  abort(reason: Error): void {
+    if (this.#real !== undefined) return this.#real.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const onAbort = this.#onAbort;
+    this.#onAbort = undefined;
+    // Reported on a microtask, as undici does: an abort may come from inside onRequestStart.
+    if (onAbort !== undefined) queueMicrotask(() => onAbort(reason));
+  }
+
+  pause(): void {
+    if (this.#real !== undefined) this.#real.pause();
+    else this.#paused = true;
+  }
+
+  resume(): void {
+    if (this.#real !== undefined) this.#real.resume();
+    else this.#paused = false;
+  }
+}
+
+/** Passes the real dispatch's events to the caller's handler, under the controller it already holds. */
+class ReleasedHandler implements Handler {
+  readonly #handler: Handler;
+  readonly #held: HeldController;
+
+  constructor(handler: Handler, held: HeldController) {
+    this.#handler = handler;
+    this.#held = held;
+  }
+
+  onRequestStart(controller: Controller): void {
+    // The caller's onRequestStart already ran, with the held controller; undici's takes over.
+    this.#held.attach(controller);
+  }
+
+  onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.#handler.onRequestUpgrade?.(this.#held, statusCode, headers, socket);
+  }
+
+  onResponseStarted(): void {
+    this.#handler.onResponseStarted?.();
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.#held.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    this.#handler.onResponseStart?.(this.#held, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#handler.onResponseData?.(this.#held, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
+    this.#held.rawTrailers = (controller.rawTrailers as Buffer[] | null | undefined) ?? null;
+    this.#handler.onResponseEnd?.(this.#held, trailers);
+  }
+
+  onResponseError(_controller: Controller, error: Error): void {
+    this.#handler.onResponseError?.(this.#held, error);
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#handler.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    this.#handler.onRequestSent?.();
+  }
+}
+
+/**
+ * `lose-response` on the client: the request goes out and the server answers, but the
+ * answer is swallowed and the caller gets a socket error when it has been read in full.
+ */
+class LosingHandler implements Handler {
+  readonly #handler: Handler;
+  readonly #ruleId: string;
+
+  constructor(handler: Handler, ruleId: string) {
+    this.#handler = handler;
+    this.#ruleId = ruleId;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#handler.onRequestStart?.(controller, context);
+  }
+
+  onResponseStart(): void {}
+
+  onResponseData(): void {}
+
+  onResponseEnd(controller: Controller): void {
+    this.#handler.onResponseError?.(controller, socketError(this.#ruleId));
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.#handler.onResponseError?.(controller, error);
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#handler.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    this.#handler.onRequestSent?.();
+  }
+}
+
+/** Runs a step of a synthesized response; a throwing handler gets the error, once. */
+function step(handler: Handler, controller: HeldController, run: () => void): boolean {
+  if (controller.aborted) return false;
+  try {
+    run();
+    return true;
+  } catch (error) {
+    controller.release();
+    handler.onResponseError?.(controller, error as Error);
+    return false;
+  }
+}
+
+function respond(handler: Handler, controller: HeldController, ruleId: string, status: number, retryAfterMs: number | undefined): void {
+  const answer = faultAnswer(ruleId, status, retryAfterMs);
+  const body = Buffer.from(answer.body);
+  const headers: IncomingHttpHeaders = { ...answer.headers, 'content-length': String(body.byteLength) };
+  controller.rawHeaders = Object.entries(headers).flatMap(([name, value]) => [Buffer.from(name), Buffer.from(String(value))]);
+  controller.rawTrailers = [];
+  const statusText = STATUS_CODES[status] ?? '';
+  if (!step(handler, controller, () => handler.onResponseStart?.(controller, status, headers, statusText))) return;
+  if (!step(handler, controller, () => handler.onResponseData?.(controller, body))) return;
+  controller.release();
+  step(handler, controller, () => handler.onResponseEnd?.(controller, {}));
+}
+
+/**
+ * Fault injection on the client side, as an undici 8 interceptor: each request is offered
+ * to `chaos.pick` (method, path without the query); when a rule fires:
+ *
+ * - `latency`: the request is sent after the drawn delay (an abort ends the wait);
+ * - `error`: a response with that status and a `CHAOS` problem body is synthesized; nothing is sent;
+ * - `reset`: the request fails with a `SocketError` (`UND_ERR_SOCKET`); nothing is sent;
+ * - `hang`: nothing is sent and nothing comes back until the request is aborted;
+ * - `lose-response`: the request is sent and the server answers, but the caller gets a
+ *   `SocketError` instead of the response — the server did the work, the client cannot know.
+ *
+ * @example
+ * import { Agent, request } from 'undici';
+ * const chaos = createChaos({ enabled: true, rules: [{ path: '/charges', percent: 30, fault: { type: 'lose-response' } }] });
+ * const dispatcher = new Agent().compose(chaosInterceptor(chaos));
+ * await request('http://127.0.0.1:8080/charges', { method: 'POST', dispatcher });
+ */
+export function chaosInterceptor(chaos: Chaos): Dispatcher.DispatcherComposeInterceptor {
+  if (!(chaos instanceof Chaos)) throw new TypeError(`lifeline: chaosInterceptor needs a Chaos (from createChaos()), got ${typeof chaos}`);
+  return (dispatch) =>
+    function chaosDispatch(opts, handler) {
+      const picked = chaos.pick(opts.method, pathOf(opts.path));
+      if (picked === undefined) return dispatch(opts, handler);
+      const fault = picked.fault;
+      const ruleId = picked.rule.id!;
+      if (fault.type === 'lose-response') return dispatch(opts, new LosingHandler(handler, ruleId));
+
+      let timer: NodeJS.Timeout | undefined;
+      const controller = new HeldController((reason) => {
+        if (timer !== undefined) clearTimeout(timer);
+        discardBody(opts.body);
+        handler.onResponseError?.(controller, reason);
+      });
+      if (fault.type === 'latency') {
+        // Not unref()ed: this timer is the request's own wait, and must keep the process alive as its socket would.
+        timer = setTimeout(() => {
+          timer = undefined;
+          const released = new ReleasedHandler(handler, controller);
+          try {
+            dispatch(opts, released);
+          } catch (error) {
+            controller.release();
+            handler.onResponseError?.(controller, error as Error);
+          }
+        }, chaos.delayFor(fault));
+      }
+      handler.onRequestStart?.(controller, {});
+      if (controller.aborted || fault.type === 'latency' || fault.type === 'hang') return true;
+      queueMicrotask(() => {
+        if (controller.aborted) return;
+        discardBody(opts.body);
+        if (fault.type === 'error') return respond(handler, controller, ruleId, fault.status, fault.retryAfterMs);
+        controller.release();
+        handler.onResponseError?.(controller, socketError(ruleId));
+      });
+      return true;
+    };
+}
