@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { call, tempDir } from './helpers.ts';
+import { runMain, type ServiceProcess } from './process.ts';
+
+const dir = tempDir();
+let running: ServiceProcess | undefined;
+
+afterAll(() => {
+  if (running !== undefined && running.child.exitCode === null) running.child.kill('SIGKILL');
+  dir.remove();
+});
+
+it('runs as a process: listens, answers, and exits 0 on SIGTERM', async () => {
+  running = runMain(['--port', '0', '--instance', 'user-7', '--data', join(dir.path, 'user.db')]);
+  const listening = await running.waitFor('user listening');
+  expect(listening).toMatchObject({ service: 'user', instance: 'user-7', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+  const answer = await call(listening['url'] as string, 'GET', '/users/u42');
+  expect(answer.status).toBe(200);
+  expect(answer.body).toMatchObject({ id: 'u42' });
+  running.child.kill('SIGTERM');
+  expect(await running.exited).toBe(0);
+});
+
+it('exits 2 naming a bad option', async () => {
+  const bad = runMain(['--port', 'eighty', '--data', join(dir.path, 'bad.db')]);
+  expect(await bad.exited).toBe(2);
+  expect(bad.stderr()).toContain('--port');
+});
