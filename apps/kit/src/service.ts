@@ -3,7 +3,7 @@ import { type Chaos, createChaos } from '@lifeline/chaos';
 import { chaosPlugin } from '@lifeline/chaos/fastify';
 import { createLifeline, type Lifeline, type LifelineOptions } from '@lifeline/server';
 import { lifelinePlugin } from '@lifeline/server/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.ts';
 import { installProblemHandler } from './problems.ts';
@@ -108,7 +108,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   const lifeline = createLifeline({ logger, ...options.lifeline });
   const chaos = createChaos({ enabled: options.chaos?.enabled ?? false, seed: options.chaos?.seed ?? 1, logger });
   // One line per state change, none per request (DESIGN §6).
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true, bodyLimit: 64 * 1024 });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 * 1024 });
   // Every request that reaches the process, by route, counted before anything can refuse it
   // (shedding, faults): the demo's "load on payment" is this count.
   const received: Record<string, number> = {};
@@ -145,6 +145,11 @@ export async function runService(
     const { app, lifeline, logger, host, port } = await start();
     lifeline.closeOnShutdown(() => app.close());
     lifeline.installSignalHandlers();
+    if (process.env['LIFELINE_EXIT_WITH_PARENT'] === '1') {
+      // Started by a supervisor (the demo) holding our stdin: when it dies, even by SIGKILL,
+      // stdin ends, and we shut down gracefully instead of living on as an orphan.
+      process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM')).resume();
+    }
     const url = await app.listen({ host, port });
     logger.info({ url }, `${service} listening`);
   } catch (error) {

@@ -1,4 +1,5 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
@@ -29,6 +30,7 @@ export function startTelemetry(options: { service: string; instance: string; otl
         ];
   const sdk = new NodeSDK({
     serviceName: options.service,
+    resource: resourceFromAttributes({ 'service.instance.id': options.instance }),
     resourceDetectors: [],
     instrumentations: [],
     metricReaders: [],

@@ -1,0 +1,130 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Stack } from '../stack.ts';
+import { Traffic, type CallRecord } from '../traffic.ts';
+import { callStats, recoveryTime, series, startedIn } from './metrics.ts';
+import { ChargeCounter, ledger, missingOrders, orderCounts } from './probes.ts';
+import type { Scenario } from './scenarios.ts';
+import type { Mode, RunResult, ScenarioParams } from './types.ts';
+
+export interface RunOptions {
+  /** Aborts the run between steps (Ctrl-C); the stack is stopped and the data removed all the same. */
+  signal?: AbortSignal;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/**
+ * One scenario in one mode, on a fresh stack in a fresh temporary data directory: traffic at
+ * `params.rate` through warm-up → fault → clear → recovery, then the traffic stops, the outbox
+ * gets up to `settleMaxMs` to settle the pending orders, and the order service, the ledger
+ * and the payment instances' request counts are read. Every wait is bounded; the processes
+ * are stopped and the directory removed whatever happens.
+ *
+ * @example
+ * const result = await runScenario(SCENARIOS[0]!, 'lifeline', SHORT);
+ * result.ledger.duplicateCharges; // 0
+ */
+export async function runScenario(scenario: Scenario, mode: Mode, params: ScenarioParams, options: RunOptions = {}): Promise<RunResult> {
+  const { signal } = options;
+  const log = options.log ?? (() => {});
+  const began = Date.now();
+  const dataDir = await mkdtemp(join(tmpdir(), `lifeline-${scenario.name}-${mode}-`));
+  const calls: CallRecord[] = [];
+  const notes: string[] = [];
+  let expectedExit: string | undefined;
+  let stack: Stack | undefined;
+  let traffic: Traffic | undefined;
+  let trafficStopped: Promise<void> | undefined;
+  const stopTraffic = (): Promise<void> => (trafficStopped ??= traffic?.stop() ?? Promise.resolve());
+  let poller: NodeJS.Timeout | undefined;
+  try {
+    stack = await Stack.start({
+      dataDir,
+      client: mode,
+      chaosSeed: params.chaosSeed,
+      onExit: (id, code, sig) => {
+        if (id === expectedExit) return;
+        notes.push(`${id} exited on its own (${sig ?? `code ${code}`}) at +${Date.now() - began} ms`);
+      },
+    });
+    signal?.throwIfAborted();
+    const counter = new ChargeCounter(stack);
+    const running = stack;
+    poller = setInterval(() => void counter.poll(), 1_000);
+
+    traffic = new Traffic({ url: stack.url('order-1'), rate: params.rate, timeoutMs: params.callerTimeoutMs, onCall: (c) => calls.push(c) });
+    const origin = Date.now();
+    traffic.start();
+    log(`warm-up ${params.warmupMs / 1000} s`);
+    await sleep(params.warmupMs, undefined, { signal });
+
+    await counter.poll();
+    if (scenario.name === 'dead-instance') expectedExit = 'payment-1';
+    const faultAt = Date.now();
+    log(`fault: ${scenario.fault(params)}`);
+    await scenario.inject(running, params);
+    await sleep(Math.max(0, faultAt + params.faultMs - Date.now()), undefined, { signal });
+
+    const clearingAt = Date.now();
+    await scenario.clear(running, params);
+    const clearedAt = Date.now();
+    log(`fault cleared (${clearedAt - clearingAt} ms); recovery ${params.recoveryMs / 1000} s`);
+    await sleep(params.recoveryMs, undefined, { signal });
+
+    const stoppedAt = Date.now();
+    await stopTraffic();
+    log(`traffic stopped after ${calls.length} calls; settling`);
+
+    let byStatus = await orderCounts(running);
+    const settleUntil = Date.now() + params.settleMaxMs;
+    while ((byStatus['pending_payment'] ?? 0) > 0 && Date.now() < settleUntil) {
+      await sleep(500, undefined, { signal });
+      byStatus = await orderCounts(running);
+    }
+    const settledAfterMs = Date.now() - stoppedAt;
+    clearInterval(poller);
+    await counter.poll();
+    const book = await ledger(running);
+    const acceptedIds = calls.filter((c) => c.status === 201 || c.status === 202).map((c) => c.orderId);
+    const unknown = acceptedIds.filter((id) => id === undefined).length;
+    const missing = await missingOrders(running, acceptedIds.filter((id): id is string => id !== undefined));
+    if (unknown > 0) notes.push(`${unknown} accepted calls carried no order id (counted as lost)`);
+
+    const ordersCreated = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    const recovery = recoveryTime(calls, clearedAt, stoppedAt);
+    return {
+      scenario: scenario.name,
+      mode,
+      phases: {
+        faultAt: faultAt - origin,
+        clearingAt: clearingAt - origin,
+        clearedAt: clearedAt - origin,
+        stoppedAt: stoppedAt - origin,
+        settledAfterMs,
+      },
+      all: callStats(calls),
+      fault: callStats(startedIn(calls, faultAt, clearingAt)),
+      warmup: callStats(startedIn(calls, origin, faultAt)),
+      chargeRequests: counter.total,
+      ordersCreated,
+      amplification: ordersCreated === 0 ? null : counter.total / ordersCreated,
+      ledger: book,
+      byStatus,
+      pendingAfterSettle: byStatus['pending_payment'] ?? 0,
+      recoveryMs: recovery ?? null,
+      ordersChecked: acceptedIds.length,
+      lostOrders: missing.length + unknown,
+      series: series(calls, origin, stoppedAt),
+      notes,
+      wallMs: Date.now() - began,
+    };
+  } finally {
+    clearInterval(poller);
+    await stopTraffic().catch(() => {});
+    await stack?.stop();
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}

@@ -1,0 +1,57 @@
+import { applyFault } from '../faults.ts';
+import type { Stack } from '../stack.ts';
+import type { ScenarioName, ScenarioParams } from './types.ts';
+
+/** One failure to inject into the stack and take away again. */
+export interface Scenario {
+  name: ScenarioName;
+  /** One line: the failure it stands for. */
+  summary: string;
+  /** The fault exactly as injected. */
+  fault(params: ScenarioParams): string;
+  inject(stack: Stack, params: ScenarioParams): Promise<unknown>;
+  /** Takes the fault away; resolves when it is gone (a restarted instance is ready). */
+  clear(stack: Stack, params: ScenarioParams): Promise<unknown>;
+}
+
+const clearRules = (stack: Stack): Promise<string> => applyFault(stack, { action: 'clear' });
+
+/**
+ * The four failures the project must defeat, measurably, in the order `all` runs them.
+ *
+ * @example
+ * const cascade = SCENARIOS.find((s) => s.name === 'cascade')!;
+ * await cascade.inject(stack, FULL); // 8 s of latency on POST /charges at both payment instances
+ */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'cascade',
+    summary: 'A slow payment: every charge takes far longer than the callers wait, and the order service is held up by it.',
+    fault: (p) => `latency ${p.slowMs} ms on 100 % of POST /charges, both payment instances`,
+    inject: (stack, p) => applyFault(stack, { action: 'slow-payment', ms: p.slowMs }),
+    clear: clearRules,
+  },
+  {
+    name: 'retry-storm',
+    summary: 'A failing payment that then recovers: every client retries into it while it is down and as it comes back.',
+    fault: () => '503 on 100 % of POST /charges, both payment instances',
+    inject: (stack) => applyFault(stack, { action: 'failing-payment', percent: 100 }),
+    clear: clearRules,
+  },
+  {
+    name: 'lost-response',
+    summary: 'The double charge: payment makes the charge, the response is lost on the way back, and the caller retries.',
+    fault: (p) => `lose-response on ${p.lostPercent} % of POST /charges (the charge is made, the answer never arrives), both payment instances`,
+    inject: (stack, p) => applyFault(stack, { action: 'lost-responses', percent: p.lostPercent }),
+    clear: clearRules,
+  },
+  {
+    name: 'dead-instance',
+    summary: 'A payment instance dies (SIGKILL, no drain, no goodbye) and comes back later at the same address.',
+    fault: () => 'payment-1 killed with SIGKILL; restarted when the fault clears',
+    inject: (stack) => applyFault(stack, { action: 'kill', instance: 'payment-1' }),
+    clear: (stack) => applyFault(stack, { action: 'restart', instance: 'payment-1' }),
+  },
+];
+
+export const SCENARIO_NAMES: readonly ScenarioName[] = SCENARIOS.map((s) => s.name);

@@ -1,0 +1,46 @@
+import { EtcdResolver } from '@lifeline/discovery/etcd';
+import { createLogger, etcdHosts, parseServiceArgs, runService, startTelemetry, UsageError } from '@lifeline/demo-kit';
+import { lifelineDependencies, naiveDependencies } from './dependencies.ts';
+import { createOrderService } from './service.ts';
+
+// node --conditions=@lifeline/source apps/order-service/src/main.ts --port 4201 \
+//   --user http://127.0.0.1:4001 --payment 127.0.0.1:4101,127.0.0.1:4102 [--client naive] [--registry etcd://127.0.0.1:2379]
+await runService('order', async () => {
+  const { config, values } = parseServiceArgs(
+    'order',
+    process.argv.slice(2),
+    {
+      user: { type: 'string', default: 'http://127.0.0.1:4001' },
+      payment: { type: 'string', default: '127.0.0.1:4101,127.0.0.1:4102' },
+      client: { type: 'string', default: 'lifeline' },
+    },
+    { port: 4201, data: 'data/order.db' },
+  );
+  const client = values.client as string;
+  if (client !== 'lifeline' && client !== 'naive') throw new UsageError(`--client must be lifeline or naive, got ${JSON.stringify(client)}`);
+  const payment = (values.payment as string).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (payment.length === 0) throw new UsageError('--payment needs at least one host:port');
+  if (client === 'naive' && config.registry !== undefined) throw new UsageError('--client naive takes static --payment endpoints, not --registry');
+
+  const telemetry = startTelemetry({ service: 'order', instance: config.instance, otlpUrl: config.otlpUrl });
+  const logger = createLogger({ service: 'order', instance: config.instance });
+  const userUrl = values.user as string;
+  const dependencies =
+    client === 'naive'
+      ? naiveDependencies({ userUrl, payment })
+      : lifelineDependencies({
+          userUrl,
+          payment: config.registry === undefined ? payment : new EtcdResolver({ hosts: etcdHosts(config.registry) }),
+          logger,
+        });
+  const service = await createOrderService({
+    dataPath: config.data,
+    instance: config.instance,
+    dependencies,
+    chaos: { enabled: config.chaos, seed: config.chaosSeed },
+    logger,
+  });
+  service.lifeline.closeOnShutdown(() => telemetry.shutdown());
+  logger.info({ client, payment: config.registry ?? payment, user: userUrl }, 'order service configured');
+  return { ...service, host: config.host, port: config.port };
+});
