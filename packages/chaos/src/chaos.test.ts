@@ -47,7 +47,9 @@ describe('Chaos.pick', () => {
       rule(30, { path: '/users/:id', fault: { type: 'latency', min: 1, max: 100 } }),
       rule(20, { fault: { type: 'lose-response' } }),
     ];
-    const requests = Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? ['POST', '/charges'] : i % 3 === 1 ? ['GET', `/users/${i}`] : ['GET', '/other']) as const);
+    const requests = Array.from({ length: 1000 }, (_, i): [string, string] =>
+      i % 3 === 0 ? ['POST', '/charges'] : i % 3 === 1 ? ['GET', `/users/${i}`] : ['GET', '/other'],
+    );
     const run = (seed: number): (string | number)[] => {
       const chaos = createChaos({ enabled: true, seed, rules });
       return requests.map(([method, path]) => {

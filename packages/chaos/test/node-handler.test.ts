@@ -184,7 +184,7 @@ describe('chaosHandler admin endpoint', () => {
 
     const removed = await send(`${url}/_chaos/r1`, { method: 'DELETE' });
     expect(removed.status).toBe(200);
-    expect(JSON.parse(removed.body).rules.map((r: { id: string }) => r.id)).toEqual(['r2']);
+    expect((JSON.parse(removed.body) as { rules: { id: string }[] }).rules.map((r) => r.id)).toEqual(['r2']);
     const unknown = await send(`${url}/_chaos/r1`, { method: 'DELETE' });
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toMatchObject({ code: 'CHAOS_RULE_NOT_FOUND', detail: "no chaos rule has id 'r1'" });
