@@ -249,6 +249,7 @@ export function chaosInterceptor(chaos: Chaos): Dispatcher.DispatcherComposeInte
         // Not unref()ed: this timer is the request's own wait, and must keep the process alive as its socket would.
         timer = setTimeout(() => {
           timer = undefined;
+          if (controller.aborted) return;
           const released = new ReleasedHandler(handler, controller);
           try {
             dispatch(opts, released);
@@ -258,7 +259,12 @@ export function chaosInterceptor(chaos: Chaos): Dispatcher.DispatcherComposeInte
           }
         }, chaos.delayFor(fault));
       }
-      handler.onRequestStart?.(controller, {});
+      try {
+        handler.onRequestStart?.(controller, {});
+      } catch (error) {
+        if (timer !== undefined) clearTimeout(timer);
+        throw error;
+      }
       if (controller.aborted || fault.type === 'latency' || fault.type === 'hang') return true;
       queueMicrotask(() => {
         if (controller.aborted) return;

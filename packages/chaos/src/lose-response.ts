@@ -13,14 +13,18 @@ type Write = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean
  * `conn.write`, also when it flushes buffered output or uncorks), so replacing `write` and
  * `end` on this socket instance catches every byte, headers included, before it enters the
  * socket's buffer. Write callbacks still run, so the response emits `finish` as if sent.
- * HTTP pipelining is not considered: a client that pipelines would lose the responses
- * queued on the same connection too.
+ * A client that pipelines loses the responses queued after this one on the same
+ * connection too, as it would when a connection drops.
  *
  * @internal
  */
 export function loseResponse(res: ServerResponse): void {
   const socket = res.socket;
-  if (socket === null) return;
+  // A response queued behind another one on the same connection gets its socket later.
+  if (socket === null) {
+    res.once('socket', () => loseResponse(res));
+    return;
+  }
   const discard: Write = (_chunk, encoding, callback) => {
     const done = typeof encoding === 'function' ? encoding : callback;
     if (typeof done === 'function') process.nextTick(done);

@@ -137,6 +137,15 @@ describe('chaosHandler faults', () => {
     expect(finished).toBe(true);
   });
 
+  it('lose-response: a response queued behind a pipelined one is lost; the one before it arrives whole', async () => {
+    const { url } = await start({ enabled: true, rules: [{ path: '/lose', percent: 100, fault: { type: 'lose-response' } }] }, (req, res) => {
+      if (req.url === '/lose') res.end('second');
+      else setImmediate(() => res.end('first'));
+    });
+    const received = await rawExchange(url, 'GET /ok HTTP/1.1\r\nhost: x\r\n\r\nGET /lose HTTP/1.1\r\nhost: x');
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfirst$/);
+  });
+
   it('applies no fault and answers 404 on the admin path while disabled', async () => {
     const { url, handled, chaos } = await start({ rules: [{ path: '*', percent: 100, fault: { type: 'reset' } }] });
     expect((await send(`${url}/x`)).status).toBe(200);
