@@ -108,7 +108,13 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   const lifeline = createLifeline({ logger, ...options.lifeline });
   const chaos = createChaos({ enabled: options.chaos?.enabled ?? false, seed: options.chaos?.seed ?? 1, logger });
   // One line per state change, none per request (DESIGN §6).
-  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 * 1024 });
+  // An unknown field is refused (400 naming it), not silently dropped as Fastify does by default.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   // Every request that reaches the process, by route, counted before anything can refuse it
   // (shedding, faults): the demo's "load on payment" is this count.
   const received: Record<string, number> = {};
@@ -117,7 +123,8 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
     received[route] = (received[route] ?? 0) + 1;
     done();
   });
-  await app.register(lifelinePlugin, { lifeline });
+  // The kit's error handler answers validation errors too, and hands the rest to lifelineErrorHandler.
+  await app.register(lifelinePlugin, { lifeline, errorHandler: false });
   await app.register(chaosPlugin, { chaos });
   installProblemHandler(app);
   app.get('/admin/resilience', () => ({
