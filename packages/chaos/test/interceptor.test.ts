@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import { Agent, errors, fetch, request } from 'undici';
+import { Agent, errors, fetch, interceptors, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chaosInterceptor, createChaos, type Chaos, type ChaosOptions, type ChaosRule } from '../src/index.ts';
 import { closeServer, failure, send, startServer } from './helpers.ts';
@@ -151,6 +151,15 @@ describe('chaosInterceptor', () => {
     const again = agent!.compose(chaosInterceptor(createChaos({ enabled: true, seed: 77, rules: [{ path: '*', percent: 50, fault: { type: 'error', status: 500 } }] })));
     expect(await statuses(again)).toEqual(first);
     expect(new Set(first)).toEqual(new Set([200, 500]));
+  });
+
+  it('composed inside undici’s retry interceptor, every attempt rolls again and the retries ride out the resets', async () => {
+    const { url, chaos, received } = await start([{ path: '*', percent: 50, fault: { type: 'reset' } }], { seed: 5 });
+    const dispatcher = agent!.compose(chaosInterceptor(chaos), interceptors.retry({ maxRetries: 20, minTimeout: 1, maxTimeout: 1, timeoutFactor: 1 }));
+    for (let i = 0; i < 10; i++) expect((await send(`${url}/r/${i}`, { dispatcher })).status).toBe(200);
+    expect(received).toHaveLength(10);
+    expect(chaos.snapshot().injected.r1).toBeGreaterThan(0);
+    expect(chaos.snapshot().requests).toBe(10 + chaos.snapshot().injected.r1!);
   });
 
   it('refuses what is not a Chaos', () => {
