@@ -42,6 +42,11 @@ const drawn = new Map();
 const openTraces = new Set();
 const closedTraces = new Set();
 let hoverT; // the chart crosshair's time, or undefined
+const TRACES_EVERY_MS = 3000;
+let shownTraces; // { list, t }: the traces on screen
+let shownTracesAt = 0;
+let tracesPaused = false;
+let tracesHovered = false;
 
 function setConnection(kind, text) {
   const el = $('connection');
@@ -65,10 +70,37 @@ function scheduleRender() {
   });
 }
 
-function section(id, key, draw) {
+function section(id, key, html) {
   if (drawn.get(id) === key) return;
   drawn.set(id, key);
-  draw($(id));
+  patch($(id), html());
+}
+
+/**
+ * Puts `html` into `el`, keeping every node whose place and kind did not change and only
+ * updating its attributes and text. A button under the pointer survives the redraw (no lost
+ * click), folded traces and running animations too; nothing is ever appended without a
+ * matching removal.
+ */
+function patch(el, html) {
+  const template = document.createElement('template');
+  template.innerHTML = html;
+  patchChildren(el, template.content);
+}
+
+function patchChildren(cur, next) {
+  const was = [...cur.childNodes];
+  const now = [...next.childNodes];
+  now.forEach((n, i) => {
+    const o = was[i];
+    if (o === undefined) { cur.appendChild(n); return; }
+    if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName || o.namespaceURI !== n.namespaceURI) { cur.replaceChild(n, o); return; }
+    if (o.nodeType !== Node.ELEMENT_NODE) { if (o.nodeValue !== n.nodeValue) o.nodeValue = n.nodeValue; return; }
+    for (const { name } of [...o.attributes]) if (!n.hasAttribute(name)) o.removeAttribute(name);
+    for (const { name, value } of n.attributes) if (o.getAttribute(name) !== value) o.setAttribute(name, value);
+    patchChildren(o, n);
+  });
+  for (let i = was.length - 1; i >= now.length; i--) was[i].remove();
 }
 
 function render() {
@@ -77,13 +109,25 @@ function render() {
   try {
     $('updated').textContent = `state of ${fmtClock(s.t)}`;
     $('rate').textContent = typeof s.rate === 'number' ? `traffic: ${fmtInt(s.rate)} orders/s` : '';
-    section('chain', JSON.stringify([s.instances, s.dependencies, s.rate]), (el) => { el.innerHTML = chainSvg(s); });
-    section('health', JSON.stringify([s.series?.at(-1), latest(s.series, 'successRate'), latest(s.series, 'p99'), s.totals, s.orders, s.ledger]), (el) => { el.innerHTML = healthHtml(s); });
+    section('chain', JSON.stringify([s.instances, s.dependencies, s.rate]), () => chainSvg(s));
+    section('health', JSON.stringify([s.series?.at(-1), latest(s.series, 'successRate'), latest(s.series, 'p99'), s.totals, s.orders, s.ledger]), () => healthHtml(s));
     const chartWidth = $('charts').clientWidth;
-    section('charts', JSON.stringify([s.series, chartWidth, hoverT]), (el) => { el.innerHTML = chartsHtml(s.series ?? [], chartWidth); updateReadout(s.series ?? []); });
-    section('dependencies', JSON.stringify([s.dependencies, s.instances.map((i) => [i.id, i.service, i.status])]), (el) => { el.innerHTML = dependenciesHtml(s); });
-    section('traces', JSON.stringify([s.traces, [...openTraces], [...closedTraces], Math.floor(s.t / 5000)]), (el) => { el.innerHTML = tracesHtml(s.traces ?? [], s.t); });
-    section('log', JSON.stringify(s.log), (el) => { el.innerHTML = logHtml(s.log ?? []); });
+    section('charts', JSON.stringify([s.series, chartWidth, hoverT]), () => chartsHtml(s.series ?? [], chartWidth));
+    updateReadout(s.series ?? []);
+    section('dependencies', JSON.stringify([s.dependencies, s.instances.map((i) => [i.id, i.service, i.status])]), () => dependenciesHtml(s));
+    // Traces change with every state under traffic: too fast to read. They are taken over at
+    // most every few seconds, and held while the pointer is on them or the user paused them.
+    const held = tracesPaused || tracesHovered;
+    if (!held && (shownTraces === undefined || Date.now() - shownTracesAt >= TRACES_EVERY_MS)) {
+      shownTraces = { list: s.traces ?? [], t: s.t };
+      shownTracesAt = Date.now();
+    }
+    if (shownTraces !== undefined) {
+      const shown = shownTraces;
+      section('traces', JSON.stringify([shown.list, [...openTraces], [...closedTraces], held ? 'held' : Math.floor(s.t / 5000)]), () => tracesHtml(shown.list, held ? shown.t : s.t));
+    }
+    $('traces-note').textContent = tracesPaused ? 'paused' : tracesHovered ? 'held while the pointer is here' : `newest first · refreshed every ${TRACES_EVERY_MS / 1000} s`;
+    section('log', JSON.stringify(s.log), () => logHtml(s.log ?? []));
   } catch (error) {
     console.error('dashboard render failed', error);
   }
@@ -195,6 +239,25 @@ document.addEventListener('click', (event) => {
   const target = event.target instanceof Element ? event.target : null;
   if (target === null) return;
   if (target.closest('.message-close')) { $('message').hidden = true; return; }
+  // Record a fold before the browser toggles it, so a redraw in between cannot undo it.
+  const summary = target.closest('details.trace > summary');
+  if (summary !== null) {
+    const details = summary.parentElement;
+    const id = details.dataset.trace;
+    if (details.open) { closedTraces.add(id); openTraces.delete(id); } else { openTraces.add(id); closedTraces.delete(id); }
+    drawn.delete('traces');
+    return;
+  }
+  if (target.closest('#traces-pause')) {
+    tracesPaused = !tracesPaused;
+    const b = $('traces-pause');
+    b.setAttribute('aria-pressed', String(tracesPaused));
+    b.textContent = tracesPaused ? 'Resume' : 'Pause';
+    if (!tracesPaused) shownTracesAt = 0;
+    drawn.delete('traces');
+    scheduleRender();
+    return;
+  }
   const button = target.closest('button[data-action]');
   if (button === null || button.disabled) return;
   event.preventDefault();
@@ -242,7 +305,6 @@ function chainSvg(s) {
   // Room for more than three boxes on the right: shrink the spacing.
   const ys = right.length <= 3 ? RIGHT_Y : right.map((_, k) => 10 + k * ((H - 20) / right.length));
   const rh = right.length <= 3 ? RIGHT_H : Math.max(80, (H - 20) / right.length - 8);
-  const now = performance.now();
   const ox = ORDER.x + ORDER.w;
   const oy = ORDER.y + ORDER.h / 2;
   const orderUp = order?.status === 'up';
@@ -261,7 +323,7 @@ function chainSvg(s) {
     const d = `M${ox},${oy} C${mx},${oy} ${mx},${cy} ${RIGHT_X - 6},${cy}`;
     const marker = !known ? 'unknown' : breakerWord(breaker);
     edges += `<path class="edge ${cls}" d="${d}" marker-end="url(#arrow-${marker})"/>`;
-    if (flowing) edges += `<path class="flow flow-${breakerWord(breaker)}" d="${d}" style="animation-delay:-${Math.round(now % 1200)}ms"/>`;
+    if (flowing) edges += `<path class="flow flow-${breakerWord(breaker)}" d="${d}"/>`;
     // The label sits on the curve's midpoint.
     const ly = (oy + cy) / 2;
     const line1 = known ? `breaker ${breakerWord(breaker)}` : orderUp ? 'no client data' : 'order is down';
@@ -287,7 +349,7 @@ function chainSvg(s) {
   const rate = typeof s.rate === 'number' ? s.rate : 0;
   const trafficD = `M${tx + tw},${oy} L${ORDER.x - 6},${oy}`;
   edges += `<path class="edge edge-traffic" d="${trafficD}" marker-end="url(#arrow-traffic)"/>`;
-  if (rate > 0 && orderUp) edges += `<path class="flow flow-traffic" d="${trafficD}" style="animation-delay:-${Math.round(now % 1200)}ms"/>`;
+  if (rate > 0 && orderUp) edges += `<path class="flow flow-traffic" d="${trafficD}"/>`;
   const traffic = `<g class="traffic" transform="translate(${tx},${oy - 40})">
       <rect width="${tw}" height="80" rx="12"/>
       <text x="${tw / 2}" y="26" class="traffic-1">client traffic</text>
@@ -326,7 +388,7 @@ function nodeCard(inst, x, y, w, h) {
     ? `<div class="node-faults">${faults.map((f) => `<span class="fault" title="${esc(f)}">⚡ ${esc(f)}</span>`).join('')}</div>`
     : '';
   return `<foreignObject x="${x}" y="${y}" width="${w}" height="${h}">
-    <div xmlns="http://www.w3.org/1999/xhtml" class="node node-${svc} node-${status}" data-instance-box="${esc(inst.id)}">
+    <div class="node node-${svc} node-${status}" data-instance-box="${esc(inst.id)}">
       <div class="node-head">
         <span class="node-id">${esc(inst.id)}</span>
         <span class="status status-${status}">${esc(status)}</span>
@@ -566,6 +628,9 @@ function updateReadout(series) {
   // Module scripts run after the document is parsed: the element is there.
   charts().addEventListener('mousemove', onMove);
   charts().addEventListener('mouseleave', () => { hoverT = undefined; drawn.delete('charts'); render(); });
+  const traces = $('traces');
+  traces.addEventListener('mouseenter', () => { tracesHovered = true; scheduleRender(); });
+  traces.addEventListener('mouseleave', () => { tracesHovered = false; scheduleRender(); });
 }
 
 // ---------------------------------------------------------------------------------------------
