@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { startEtcd } from './etcd.ts';
 import { call, tempDir } from './helpers.ts';
 import { runMain, type ServiceProcess } from './process.ts';
 
@@ -26,4 +27,20 @@ it('exits 2 naming a bad option', async () => {
   const bad = runMain(['--port', 'eighty', '--data', join(dir.path, 'bad.db')]);
   expect(await bad.exited).toBe(2);
   expect(bad.stderr()).toContain('--port');
+});
+
+it('registers in etcd once listening, and deregisters on SIGTERM', async () => {
+  const etcd = await startEtcd();
+  try {
+    running = runMain(['--port', '0', '--instance', 'user-8', '--data', join(dir.path, 'etcd.db'), '--registry', etcd.registry]);
+    await running.waitFor('user registered');
+    const { url } = await running.waitFor('user listening');
+    const { port } = new URL(url as string);
+    expect(JSON.parse((await etcd.get('lifeline/services/user/user-8')) ?? 'null')).toMatchObject({ Addr: `127.0.0.1:${port}` });
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+    expect(await etcd.get('lifeline/services/user/user-8')).toBeUndefined();
+  } finally {
+    await etcd.stop();
+  }
 });
