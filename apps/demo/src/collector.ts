@@ -48,13 +48,15 @@ async function getJson<T>(url: string): Promise<T | undefined> {
   }
 }
 
+const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '?');
+
 function faultLabel(rule: NonNullable<Resilience['chaos']>['rules'][number]): string {
   const f = rule.fault;
   const what =
     f.type === 'latency'
-      ? `latency ${f['ms'] !== undefined ? `${String(f['ms'])} ms` : f['median'] !== undefined ? `~${String(f['median'])} ms` : `${String(f['min'])}–${String(f['max'])} ms`}`
+      ? `latency ${f['ms'] !== undefined ? `${num(f['ms'])} ms` : f['median'] !== undefined ? `~${num(f['median'])} ms` : `${num(f['min'])}–${num(f['max'])} ms`}`
       : f.type === 'error'
-        ? `error ${String(f['status'])}`
+        ? `error ${num(f['status'])}`
         : f.type;
   return `${what} on ${rule.method ?? '*'} ${rule.path} (${rule.percent} %)`;
 }

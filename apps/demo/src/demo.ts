@@ -43,9 +43,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'lifeline-demo-'));
   const traces = new TraceCollector();
-  let collector: Collector | undefined;
+  // Lines logged while the stack starts wait here until the collector exists.
+  const early: string[] = [];
+  const sink: { note: (text: string) => void } = { note: (text) => early.push(text) };
   const note = (instance: string, text: string): void => {
-    collector?.note(`${instance}: ${text}`);
+    sink.note(`${instance}: ${text}`);
     options.onLog?.(instance, text);
   };
   const stack = await Stack.start({
@@ -63,16 +65,15 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     onExit: (instance, code, signal) => note(instance, `process exited (${signal ?? `code ${String(code)}`})`),
   });
   const traffic = new Traffic({ url: stack.url('order-1'), rate: options.rate ?? 10 });
-  collector = new Collector(stack, traffic, traces);
+  const collector = new Collector(stack, traffic, traces);
+  for (const text of early) collector.note(text);
+  sink.note = (text) => collector.note(text);
   const dashboard = new Dashboard(stack, collector, traces);
-  let url: string;
-  try {
-    url = await dashboard.listen(port);
-  } catch (error) {
+  const url = await dashboard.listen(port).catch(async (error: unknown) => {
     await dashboard.close().catch(() => undefined);
     await stack.stop();
     throw new Error(`the dashboard cannot listen on 127.0.0.1:${port} (${(error as Error).message}); pass --port <n>`);
-  }
+  });
   traffic.start();
   collector.note('demo started: user-1, payment-1, payment-2, order-1');
   return {

@@ -67,7 +67,7 @@ export async function applyFault(stack: Stack, input: unknown): Promise<string> 
       const up = PAYMENTS.filter((id) => stack.get(id).status === 'up');
       await Promise.all(up.map((id) => setRules(stack, id, rules)));
       const f = rules[0]!;
-      return `${action.action}: ${f.fault.type}${f.fault['ms'] === undefined ? '' : ` ${String(f.fault['ms'])} ms`} on POST /charges (${f.percent} %) at ${up.join(', ')}`;
+      return `${action.action}: ${f.fault.type}${typeof f.fault['ms'] === 'number' ? ` ${f.fault['ms']} ms` : ''} on POST /charges (${f.percent} %) at ${up.join(', ')}`;
     }
     case 'kill':
     case 'restart': {

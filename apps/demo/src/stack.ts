@@ -57,10 +57,10 @@ export class Stack {
     const add = (id: string, service: ServiceName, port: number): void => {
       stack.instances.set(id, { id, service, port, url: `http://127.0.0.1:${port}`, process: undefined, status: 'down' });
     };
-    add('user-1', 'user', ports[0]!);
-    add('payment-1', 'payment', ports[1]!);
-    add('payment-2', 'payment', ports[2]!);
-    add('order-1', 'order', ports[3]!);
+    add('user-1', 'user', ports[0]);
+    add('payment-1', 'payment', ports[1]);
+    add('payment-2', 'payment', ports[2]);
+    add('order-1', 'order', ports[3]);
     try {
       await Promise.all(['user-1', 'payment-1', 'payment-2'].map((id) => stack.launch(id)));
       await stack.launch('order-1');

@@ -108,9 +108,10 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   const lifeline = createLifeline({ logger, ...options.lifeline });
   const chaos = createChaos({ enabled: options.chaos?.enabled ?? false, seed: options.chaos?.seed ?? 1, logger });
   // One line per state change, none per request (DESIGN §6).
+  const fastifyLogger: FastifyBaseLogger = logger;
   // An unknown field is refused (400 naming it), not silently dropped as Fastify does by default.
   const app: FastifyInstance = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: fastifyLogger,
     disableRequestLogging: true,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false } },

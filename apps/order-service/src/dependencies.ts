@@ -87,7 +87,7 @@ export function lifelineDependencies(options: {
     async user(id) {
       try {
         const res = await users.get(`/users/${encodeURIComponent(id)}`);
-        if (res.status === 200) return { kind: 'found', user: (await res.body.json()) as User };
+        if (res.status === 200) return { kind: 'found', user: await res.body.json<User>() };
         await res.body.dump();
         if (res.status === 404) return { kind: 'not-found' };
         return { kind: 'unavailable', reason: `user service answered ${res.status}` };
@@ -102,7 +102,7 @@ export function lifelineDependencies(options: {
           idempotencyKey: request.idempotencyKey,
         });
         if (res.status === 201) {
-          const body = (await res.body.json()) as ChargeBody;
+          const body = await res.body.json<ChargeBody>();
           return { kind: 'paid', chargeId: body.id, instance: body.instance };
         }
         const problem = (await res.body.json().catch(() => ({}))) as ProblemBody;
@@ -169,8 +169,9 @@ export function naiveDependencies(options: { userUrl: string; payment: string[];
       return { kind: 'unavailable', reason: `payment answered ${res.status}` };
     },
     snapshot: () => ({}),
-    async close() {
+    close() {
       controller.abort();
+      return Promise.resolve();
     },
   };
 }

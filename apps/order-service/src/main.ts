@@ -16,15 +16,15 @@ await runService('order', async () => {
     },
     { port: 4201, data: 'data/order.db' },
   );
-  const client = values.client as string;
+  const client = values.client;
   if (client !== 'lifeline' && client !== 'naive') throw new UsageError(`--client must be lifeline or naive, got ${JSON.stringify(client)}`);
-  const payment = (values.payment as string).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const payment = (values.payment).split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (payment.length === 0) throw new UsageError('--payment needs at least one host:port');
   if (client === 'naive' && config.registry !== undefined) throw new UsageError('--client naive takes static --payment endpoints, not --registry');
 
   const telemetry = startTelemetry({ service: 'order', instance: config.instance, otlpUrl: config.otlpUrl });
   const logger = createLogger({ service: 'order', instance: config.instance });
-  const userUrl = values.user as string;
+  const userUrl = values.user;
   const dependencies =
     client === 'naive'
       ? naiveDependencies({ userUrl, payment })

@@ -52,7 +52,7 @@ async function orderService(name: string, options: { user?: string; payment?: st
 
 async function post(url: string, body: unknown) {
   const res = await request(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, any> };
+  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> };
 }
 
 describe('POST /orders', () => {
