@@ -50,6 +50,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
         notes.push(`${id} exited on its own (${sig ?? `code ${code}`}) at +${Date.now() - began} ms`);
       },
     });
+    log(`stack up in ${((Date.now() - began) / 1000).toFixed(1)} s`);
     signal?.throwIfAborted();
     const counter = new ChargeCounter(stack);
     const running = stack;
@@ -76,7 +77,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
 
     const stoppedAt = Date.now();
     await stopTraffic();
-    log(`traffic stopped after ${calls.length} calls; settling`);
+    log(`traffic stopped after ${calls.length} calls (${Date.now() - stoppedAt} ms for the calls in flight); settling`);
 
     let byStatus = await orderCounts(running);
     const settleUntil = Date.now() + params.settleMaxMs;
@@ -85,6 +86,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
       byStatus = await orderCounts(running);
     }
     const settledAfterMs = Date.now() - stoppedAt;
+    log(`${byStatus['pending_payment'] ?? 0} pending after ${(settledAfterMs / 1000).toFixed(1)} s; reading the ledger and checking the orders`);
     clearInterval(poller);
     await counter.poll();
     const book = await ledger(running);
@@ -124,7 +126,9 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
   } finally {
     clearInterval(poller);
     await stopTraffic().catch(() => {});
+    const stopping = Date.now();
     await stack?.stop();
+    log(`stack stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
     await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
 }

@@ -1,0 +1,199 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { scenarioMarkdown } from './markdown.ts';
+import { FULL, SHORT } from './params.ts';
+import { runScenario } from './runner.ts';
+import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
+import { scenarioSvg } from './svg.ts';
+import { terminalTable } from './table.ts';
+import { MODES, type RunResult, type ScenarioName, type ScenarioParams, type ScenarioReport } from './types.ts';
+
+export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|')}> [--short] [--out dir] [--rate n]
+
+  Runs each scenario twice on a fresh stack — the order service with a naive client, then with
+  Lifeline — prints the figures side by side, and writes scenarios.md, scenarios.svg and
+  scenarios.json to the out dir.
+
+  --short     the CI run: phases of a few seconds (default: the full run, a few minutes for all)
+  --out dir   where to write the results (default: apps/demo/results; with --short a new temp dir)
+  --rate n    order calls per second (default: ${FULL.rate}, --short ${SHORT.rate})
+
+  Exit code: 0; 1 when a run failed, or an order was lost, or Lifeline charged an order twice;
+  2 for a bad command line.`;
+
+const RESULTS_DIR = fileURLToPath(new URL('../../results/', import.meta.url));
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+interface Command {
+  scenarios: ScenarioName[];
+  params: ScenarioParams;
+  out: string | undefined;
+}
+
+function parse(argv: string[]): Command | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { short: { type: 'boolean', default: false }, out: { type: 'string' }, rate: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help === true) return 'help';
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'which scenario?' : `one scenario at a time, got ${positionals.join(' ')}`);
+  const name = positionals[0]!;
+  if (name !== 'all' && !(SCENARIO_NAMES as readonly string[]).includes(name)) throw new UsageError(`unknown scenario ${JSON.stringify(name)}`);
+  const params = { ...(values.short === true ? SHORT : FULL) };
+  if (values.rate !== undefined) {
+    const rate = Number(values.rate);
+    if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new UsageError(`--rate must be a number above 0 and at most 200, got ${JSON.stringify(values.rate)}`);
+    params.rate = rate;
+  }
+  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out };
+}
+
+/** A run that threw: its error, no figures. */
+function failedRun(scenario: ScenarioName, mode: RunResult['mode'], error: unknown): RunResult {
+  const none = { calls: 0, accepted: 0, paidAtOnce: 0, pending: 0, failed: 0, successRate: null, p99Ms: null };
+  return {
+    scenario,
+    mode,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    phases: { faultAt: 0, clearingAt: 0, clearedAt: 0, stoppedAt: 0, settledAfterMs: 0 },
+    all: none,
+    fault: none,
+    warmup: none,
+    chargeRequests: 0,
+    ordersCreated: 0,
+    amplification: null,
+    ledger: { charges: 0, orders: 0, duplicateCharges: 0 },
+    byStatus: {},
+    pendingAfterSettle: 0,
+    recoveryMs: null,
+    ordersChecked: 0,
+    lostOrders: 0,
+    series: [],
+    notes: [],
+    wallMs: 0,
+  };
+}
+
+/** Runs the scenarios in both modes, one stack at a time, and puts the report together. */
+export async function runScenarios(
+  scenarios: readonly ScenarioName[],
+  params: ScenarioParams,
+  options: { signal?: AbortSignal; log?: (line: string) => void } = {},
+): Promise<ScenarioReport> {
+  const log = options.log ?? (() => {});
+  const began = Date.now();
+  const cpu = cpus();
+  const report: ScenarioReport = {
+    date: new Date(began).toISOString(),
+    machine: {
+      platform: platform(),
+      arch: arch(),
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.versions.node,
+      loadAverage: loadavg(),
+    },
+    params,
+    scenarios: [...scenarios],
+    results: [],
+    wallMs: 0,
+  };
+  for (const name of scenarios) {
+    const scenario = SCENARIOS.find((s) => s.name === name)!;
+    for (const mode of MODES) {
+      options.signal?.throwIfAborted();
+      log(`${name} · ${mode}: starting the stack`);
+      try {
+        const result = await runScenario(scenario, mode, params, { signal: options.signal, log: (line) => log(`${name} · ${mode}: ${line}`) });
+        log(`${name} · ${mode}: done in ${(result.wallMs / 1000).toFixed(1)} s`);
+        report.results.push(result);
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        log(`${name} · ${mode}: failed: ${error instanceof Error ? error.message : String(error)}`);
+        report.results.push(failedRun(name, mode, error));
+      }
+    }
+  }
+  report.wallMs = Date.now() - began;
+  return report;
+}
+
+/** What must hold whatever the timings: the lines that make the command exit 1. */
+export function violations(report: ScenarioReport): string[] {
+  const out: string[] = [];
+  for (const r of report.results) {
+    if (r.error !== undefined) out.push(`${r.scenario} · ${r.mode}: the run failed (${r.error.split('\n')[0]!})`);
+    else {
+      if (r.lostOrders > 0) out.push(`${r.scenario} · ${r.mode}: ${r.lostOrders} accepted orders are not in the order service`);
+      if (r.mode === 'lifeline' && r.ledger.duplicateCharges > 0) out.push(`${r.scenario} · lifeline: ${r.ledger.duplicateCharges} duplicate charges`);
+    }
+  }
+  return out;
+}
+
+/** Writes scenarios.md, scenarios.svg and scenarios.json into `dir`. */
+export async function writeReport(report: ScenarioReport, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all([
+    writeFile(join(dir, 'scenarios.md'), scenarioMarkdown(report)),
+    writeFile(join(dir, 'scenarios.svg'), scenarioSvg(report)),
+    writeFile(join(dir, 'scenarios.json'), JSON.stringify(report, null, 2) + '\n'),
+  ]);
+}
+
+/**
+ * `demo scenario <cascade|retry-storm|lost-response|dead-instance|all> [--short] [--out dir] [--rate n]`:
+ * runs the scenarios, prints the side-by-side table, writes the results. Ctrl-C stops the
+ * stack in use and returns 130.
+ *
+ * @example
+ * process.exitCode = await runScenarioCommand(['all', '--short']);
+ */
+export async function runScenarioCommand(argv: string[]): Promise<number> {
+  let command: Command | 'help';
+  try {
+    command = parse(argv);
+  } catch (error) {
+    console.error(`demo scenario: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const { scenarios, params } = command;
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    const out =
+      command.out !== undefined ? resolve(command.out) : params.profile === 'short' ? await mkdtemp(join(tmpdir(), 'lifeline-scenarios-')) : RESULTS_DIR;
+    const runs = scenarios.length * MODES.length;
+    const each = params.warmupMs + params.faultMs + params.recoveryMs;
+    console.log(`${runs} runs of ~${Math.round(each / 1000)} s of traffic each, plus start, settle and stop; results to ${out}`);
+    const report = await runScenarios(scenarios, params, { signal: controller.signal, log: (line) => console.log(`  ${line}`) });
+    console.log(`\n${terminalTable(report.scenarios, report.results)}\n`);
+    await writeReport(report, out);
+    console.log(`wrote ${join(out, 'scenarios.md')}, scenarios.svg, scenarios.json (${Math.round(report.wallMs / 1000)} s)`);
+    const broken = violations(report);
+    for (const line of broken) console.error(`demo scenario: ${line}`);
+    return broken.length === 0 ? 0 : 1;
+  } catch (error) {
+    if (controller.signal.aborted) {
+      console.error('demo scenario: interrupted; the stack was stopped');
+      return 130;
+    }
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,107 @@
+import { cell, ROWS, type MetricRow } from './rows.ts';
+import { SCENARIOS } from './scenarios.ts';
+import { find } from './table.ts';
+import type { RunResult, ScenarioName, ScenarioReport } from './types.ts';
+import { whyWorse } from './why.ts';
+
+/** How much worse Lifeline must be before the report calls it worse: below this it is noise. */
+function worse(row: MetricRow, naive: RunResult, lifeline: RunResult): boolean {
+  const n = row.value(naive);
+  const l = row.value(lifeline);
+  if (row.key === 'recovery') {
+    if (l === undefined) return n !== undefined;
+    return n !== undefined && l - n > 1_000;
+  }
+  if (n === undefined || l === undefined || row.better === undefined) return false;
+  const by = row.better === 'higher' ? n - l : l - n;
+  switch (row.key) {
+    case 'success':
+    case 'successFault':
+    case 'paidFault':
+      return by > 0.01;
+    case 'p99':
+    case 'p99Fault':
+      return by > Math.max(50, 0.05 * n);
+    case 'amplification':
+      return by > 0.05;
+    default:
+      return by > 0;
+  }
+}
+
+const NOISE =
+  'Differences within noise are not listed: 1 point of a rate, 5 % (at least 50 ms) of a p99, 0.05× of amplification, 1 s of recovery time.';
+
+/**
+ * The report as Markdown: how it was measured, what each figure means, and per scenario a
+ * naive | lifeline table, with the reason next to every figure on which Lifeline does worse.
+ *
+ * @example
+ * await writeFile('results/scenarios.md', scenarioMarkdown(report));
+ */
+export function scenarioMarkdown(report: ScenarioReport): string {
+  const p = report.params;
+  const m = report.machine;
+  const out: string[] = [];
+  out.push(
+    '# Failure scenarios: a naive client vs Lifeline',
+    '',
+    `Measured by \`pnpm demo scenario ${report.scenarios.length === SCENARIOS.length ? 'all' : report.scenarios.join(' ')}${p.profile === 'short' ? ' --short' : ''}\` on ${report.date} ` +
+      `(${p.profile} run, ${Math.round(report.wallMs / 1000)} s in all). Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}/${m.arch}, ` +
+      `Node ${m.node}, load average ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')} at the start.`,
+    '',
+    'Each scenario runs twice, each time on a fresh stack with fresh data (user-1; payment-1 and payment-2 sharing one SQLite ledger and ' +
+      'one Idempotency-Key store; order-1), first with the order service\'s naive client, then with Lifeline. The demo\'s caller sends ' +
+      `POST /orders at ${p.rate} calls/s (Poisson arrivals) and gives up on a call after ${p.callerTimeoutMs / 1000} s: ` +
+      `${p.warmupMs / 1000} s healthy, ${p.faultMs / 1000} s with the fault, ${p.recoveryMs / 1000} s after it is cleared. ` +
+      `Then the traffic stops and the outbox gets up to ${p.settleMaxMs / 1000} s to charge the orders still pending; the ledger, ` +
+      'the order counts and the payment instances\' request counts are read, and every accepted order is looked up. Chaos seed ' +
+      `${p.chaosSeed}. The figures are as measured, one run each, on a machine running the caller, four services and the runner at once.`,
+    '',
+    '- **naive**: `fetch()` with no timeout, 3 attempts 50 ms apart on any error or 5xx, round-robin over the two payment instances, ' +
+      'no breaker, no retry budget, no Idempotency-Key.',
+    '- **lifeline**: `@lifeline/client` — a 2 s deadline per call with 600 ms per attempt (user: 1 s / 300 ms), retries inside a ' +
+      'retry budget, a circuit breaker per endpoint, a bulkhead, both payment instances found through discovery with P2C and ' +
+      'outlier ejection, and the order\'s Idempotency-Key on every attempt.',
+    '',
+    'In both modes an order is written with its outbox entry before payment is called; when the charge does not go through, the ' +
+      'order is answered 202 `pending_payment` and the outbox worker charges it later, through the same client.',
+    '',
+    '## The figures',
+    '',
+    ...ROWS.map((row) => `- **${row.label}**: ${row.explain(p)}.`),
+    '',
+    NOISE,
+  );
+  for (const name of report.scenarios) out.push('', ...section(report, name));
+  return out.join('\n') + '\n';
+}
+
+function section(report: ScenarioReport, name: ScenarioName): string[] {
+  const scenario = SCENARIOS.find((s) => s.name === name)!;
+  const p = report.params;
+  const naive = find(report.results, name, 'naive');
+  const lifeline = find(report.results, name, 'lifeline');
+  const out = [
+    `## ${name}`,
+    '',
+    `${scenario.summary} Fault: ${scenario.fault(p)}.`,
+    '',
+    '| metric | naive | lifeline |',
+    '| --- | ---: | ---: |',
+    ...ROWS.map((row) => `| ${row.label} | ${cell(row, naive)} | ${cell(row, lifeline)} |`),
+  ];
+  const notes: string[] = [];
+  for (const run of [naive, lifeline]) {
+    if (run?.error !== undefined) notes.push(`The ${run.mode} run failed: ${run.error.split('\n')[0]!}`);
+    for (const note of run?.notes ?? []) notes.push(`${run!.mode}: ${note}.`);
+  }
+  if (naive?.error === undefined && lifeline?.error === undefined && naive !== undefined && lifeline !== undefined) {
+    for (const row of ROWS) {
+      if (!worse(row, naive, lifeline)) continue;
+      notes.push(`Lifeline does worse on **${row.label}** (${row.format(lifeline)} vs ${row.format(naive)}): ${whyWorse(name, row.key)}`);
+    }
+  }
+  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
+  return out;
+}
