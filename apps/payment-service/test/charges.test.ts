@@ -51,6 +51,7 @@ describe('POST /charges', () => {
     [{ orderId: 'o-1', amount: 12.5 }, '/amount'],
     [{ orderId: 'o-1', amount: 1_000_001 }, '/amount'],
     [{ orderId: 'o-1', amount: 100, currency: 'JPY' }, '/currency'],
+    [{ orderId: 'o-1', amount: 100, customer: 'c-1' }, 'additional properties'],
   ])('refuses %j with a 400 problem naming %s', async (json, field) => {
     const before = payment.service.ledger.charges();
     const answer = await charge(url, key(), json);
