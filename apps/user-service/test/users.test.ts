@@ -70,6 +70,7 @@ describe('POST /users', () => {
     [{ name: 'Ann' }, 'email'],
     [{ name: 'Ann', email: 'not-an-email' }, '/email'],
     [{ name: 'Ann', email: 'a @b.co' }, '/email'],
+    [{ name: 'Ann', email: 'a@b.co', tier: 'gold' }, 'additional properties'],
   ])('refuses %j with a 400 problem naming %s', async (json, field) => {
     const before = user.service.users.count();
     const answer = await call(url, 'POST', '/users', json);
