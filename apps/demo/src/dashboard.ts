@@ -13,7 +13,7 @@ const MAX_BODY = 8 * 1024 * 1024;
 
 function problem(res: ServerResponse, status: number, code: string, detail: string): void {
   res.writeHead(status, { 'content-type': 'application/problem+json' });
-  res.end(JSON.stringify({ type: `urn:lifeline:problem:${code}`, title: code, status, detail, code }));
+  res.end(JSON.stringify({ type: `urn:lifeline:problem:${code.toLowerCase().replaceAll('_', '-')}`, title: code, status, detail, code }));
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -9,7 +9,7 @@ export interface Answer {
 
 /** @internal An RFC 9457 problem answer, in the shape Lifeline's server writes. */
 export function problemAnswer(status: number, code: string, title: string, detail: string, headers: Record<string, string> = {}): Answer {
-  const body = JSON.stringify({ type: `urn:lifeline:problem:${code}`, title, status, detail, code });
+  const body = JSON.stringify({ type: `urn:lifeline:problem:${code.toLowerCase().replaceAll('_', '-')}`, title, status, detail, code });
   return { status, headers: { 'content-type': 'application/problem+json', ...headers }, body };
 }
 

@@ -4,8 +4,8 @@ import { errors } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 // @lifeline/server is not a dependency of this package: its sources are imported directly,
 // to test the composition the demo relies on.
-import { lifelinePlugin } from '../../server/src/fastify.ts';
-import { createLifeline } from '../../server/src/index.ts';
+import { lifelinePlugin } from '@lifeline/server/fastify';
+import { createLifeline } from '@lifeline/server';
 import { chaosPlugin } from '../src/fastify.ts';
 import { createChaos, type Chaos, type ChaosOptions } from '../src/index.ts';
 import { failure, rawExchange, send, waitFor } from './helpers.ts';
@@ -59,7 +59,7 @@ describe('chaosPlugin faults', () => {
     expect(reply.headers['content-type']).toBe('application/problem+json');
     expect(reply.headers['retry-after']).toBe('3');
     expect(JSON.parse(reply.body)).toEqual({
-      type: 'urn:lifeline:problem:CHAOS',
+      type: 'urn:lifeline:problem:chaos',
       title: 'Too Many Requests',
       status: 429,
       detail: 'injected by chaos rule e',
@@ -145,7 +145,7 @@ describe('chaosPlugin admin routes', () => {
     const { url, chaos } = await start({ enabled: true, rules: [{ id: 'keep', path: '/x', percent: 1, fault: { type: 'hang' } }] });
     const bad = await send(`${url}/admin/chaos`, { method: 'PUT', body: '{"rules":' });
     expect(bad.status).toBe(400);
-    expect(JSON.parse(bad.body)).toMatchObject({ type: 'urn:lifeline:problem:CHAOS_INVALID', code: 'CHAOS_INVALID', status: 400 });
+    expect(JSON.parse(bad.body)).toMatchObject({ type: 'urn:lifeline:problem:chaos-invalid', code: 'CHAOS_INVALID', status: 400 });
     const value = await send(`${url}/admin/chaos`, {
       method: 'POST',
       body: '{"path":"/x","percent":5,"fault":{"type":"error","status":200}}',

@@ -83,7 +83,7 @@ describe('chaosInterceptor', () => {
     expect(reply.headers['content-type']).toBe('application/problem+json');
     expect(reply.headers['retry-after']).toBe('1');
     expect(JSON.parse(reply.body)).toEqual({
-      type: 'urn:lifeline:problem:CHAOS',
+      type: 'urn:lifeline:problem:chaos',
       title: 'Service Unavailable',
       status: 503,
       detail: 'injected by chaos rule down',

@@ -71,7 +71,7 @@ describe('chaosHandler faults', () => {
     expect(reply.headers['content-type']).toBe('application/problem+json');
     expect(reply.headers['retry-after']).toBe('2');
     expect(JSON.parse(reply.body)).toEqual({
-      type: 'urn:lifeline:problem:CHAOS',
+      type: 'urn:lifeline:problem:chaos',
       title: 'Service Unavailable',
       status: 503,
       detail: 'injected by chaos rule boom',
@@ -218,7 +218,7 @@ describe('chaosHandler admin endpoint', () => {
     expect(reply.status).toBe(400);
     expect(reply.headers['content-type']).toBe('application/problem+json');
     const problem = JSON.parse(reply.body);
-    expect(problem).toMatchObject({ type: 'urn:lifeline:problem:CHAOS_INVALID', title: 'Invalid chaos configuration', status: 400, code: 'CHAOS_INVALID' });
+    expect(problem).toMatchObject({ type: 'urn:lifeline:problem:chaos-invalid', title: 'Invalid chaos configuration', status: 400, code: 'CHAOS_INVALID' });
     expect(problem.detail).toMatch(detail);
     expect(chaos.rules()).toEqual([{ id: 'all', method: '*', path: '*', percent: 100, fault: { type: 'reset' } }]);
   });
