@@ -3,7 +3,7 @@ import { type Chaos, createChaos } from '@lifeline/chaos';
 import { chaosPlugin } from '@lifeline/chaos/fastify';
 import { createLifeline, type Lifeline, type LifelineOptions } from '@lifeline/server';
 import { lifelinePlugin } from '@lifeline/server/fastify';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.ts';
 import { installProblemHandler } from './problems.ts';
@@ -112,7 +112,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   // An unknown field is refused (400 naming it), not silently dropped as Fastify does by default.
   const app: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
   });

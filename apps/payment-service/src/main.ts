@@ -5,7 +5,7 @@ import { selfRegister } from './registration.ts';
 import { createPaymentService } from './service.ts';
 
 await runService('payment', async () => {
-  const { config, values } = parseServiceArgs('payment', process.argv.slice(2), { 'work-ms': { type: 'string' } }, {
+  const { config, values } = parseServiceArgs('payment', process.argv.slice(2), { 'work-ms': { type: 'string' }, 'require-idempotency-key': { type: 'boolean', default: false } }, {
     port: 4101,
     data: 'data/payment.db',
   });
@@ -17,6 +17,7 @@ await runService('payment', async () => {
     instance: config.instance,
     chaos: { enabled: config.chaos, seed: config.chaosSeed },
     workMs,
+    requireIdempotencyKey: values['require-idempotency-key'] === true,
   });
   const { app, lifeline, logger } = payment;
   if (config.registry !== undefined) selfRegister(payment, { service: 'payment', registry: config.registry, config });

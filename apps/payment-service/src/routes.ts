@@ -36,17 +36,17 @@ interface ChargeBody {
 }
 
 /**
- * `POST /charges` (Idempotency-Key required, the key's responses in `store`), `GET /charges`
- * and `GET /ledger`.
+ * `POST /charges` (with an Idempotency-Key, exactly once: the key's responses in `store`;
+ * without one, each request charges — unless `requireKey`), `GET /charges` and `GET /ledger`.
  *
  * @internal
  */
-export function chargeRoutes(app: FastifyInstance, options: { ledger: Ledger; store: IdempotencyStore; workMs: number }): void {
-  const { ledger, store, workMs } = options;
+export function chargeRoutes(app: FastifyInstance, options: { ledger: Ledger; store: IdempotencyStore; workMs: number; requireKey: boolean }): void {
+  const { ledger, store, workMs, requireKey } = options;
 
   app.post<{ Body: ChargeBody }>(
     '/charges',
-    { schema: { body: chargeBody }, config: { idempotency: { required: true, store } } },
+    { schema: { body: chargeBody }, config: { idempotency: { required: requireKey, store } } },
     async (request, reply) => {
       // The processor's time: a caller that gives up (or a deadline) stops it before any money moves.
       await sleep(workMs, request.lifeline.signal);

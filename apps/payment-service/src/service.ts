@@ -13,6 +13,12 @@ export interface PaymentServiceOptions {
   chaos?: { enabled: boolean; seed?: number };
   /** Simulated processing time of a charge, ms. Default 10. */
   workMs?: number;
+  /**
+   * Refuse a charge without an Idempotency-Key (400). Default false: like most payment APIs,
+   * a charge without a key is made each time it is sent — which is how a client that retries
+   * without one charges twice, and what the demo's naive client shows.
+   */
+  requireIdempotencyKey?: boolean;
   logger?: Logger;
 }
 
@@ -35,7 +41,7 @@ export function idempotencyPath(dataPath: string): string {
 }
 
 /**
- * The payment service: `POST /charges` (Idempotency-Key required), `GET /charges?orderId=`,
+ * The payment service: `POST /charges` (exactly once per Idempotency-Key), `GET /charges?orderId=`,
  * `GET /ledger`, plus the kit's health, `/admin/resilience` and `/admin/chaos`. Instances
  * given the same `dataPath` share the ledger and the Idempotency-Key store, so a retry that
  * lands on another instance gets the stored response instead of a second charge.
@@ -68,7 +74,7 @@ export async function createPaymentService(options: PaymentServiceOptions): Prom
       chaos: options.chaos,
       snapshot: () => ({ ledger: ledger.summary() }),
     });
-    chargeRoutes(service.app, { ledger, store, workMs: options.workMs ?? 10 });
+    chargeRoutes(service.app, { ledger, store, workMs: options.workMs ?? 10, requireKey: options.requireIdempotencyKey ?? false });
   } catch (error) {
     await closeData();
     throw error;

@@ -70,12 +70,23 @@ describe('POST /charges', () => {
     expect(answer.headers['content-type']).toBe('application/problem+json');
   });
 
-  it('refuses a charge without an Idempotency-Key', async () => {
-    const answer = await charge(url, undefined, { orderId: 'o-nokey', amount: 100 });
-    expect(answer.status).toBe(400);
-    expect(answer.headers['content-type']).toBe('application/problem+json');
-    expect(answer.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_MISSING' });
-    expect(payment.service.ledger.forOrder('o-nokey')).toEqual([]);
+  it('without an Idempotency-Key, charges each time it is sent: the double charge a key prevents', async () => {
+    expect((await charge(url, undefined, { orderId: 'o-nokey', amount: 100 })).status).toBe(201);
+    expect((await charge(url, undefined, { orderId: 'o-nokey', amount: 100 })).status).toBe(201);
+    expect(payment.service.ledger.forOrder('o-nokey')).toHaveLength(2);
+  });
+
+  it('with requireIdempotencyKey, refuses a charge without a key', async () => {
+    const strict = await startPayment({ dataPath: join(dir.path, 'strict.db'), instance: 'payment-3', workMs: 1, requireIdempotencyKey: true });
+    try {
+      const answer = await charge(strict.url, undefined, { orderId: 'o-strict', amount: 100 });
+      expect(answer.status).toBe(400);
+      expect(answer.headers['content-type']).toBe('application/problem+json');
+      expect(answer.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_MISSING' });
+      expect(strict.service.ledger.forOrder('o-strict')).toEqual([]);
+    } finally {
+      await strict.service.close();
+    }
   });
 
   it('answers a repeated key with the stored response, charging once', async () => {
