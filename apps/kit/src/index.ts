@@ -14,3 +14,4 @@ export {
   type ServiceApp,
   type ServiceAppOptions,
 } from './service.ts';
+export { selfRegister } from './registration.ts';

@@ -1,7 +1,7 @@
 // The payment service as a process:
 //   node --conditions=@lifeline/source apps/payment-service/src/main.ts --port 4101 --instance payment-1
-import { intOption, parseServiceArgs, runService, startTelemetry } from '@lifeline/demo-kit';
-import { selfRegister } from './registration.ts';
+import { intOption, parseServiceArgs, runService, selfRegister, startTelemetry } from '@lifeline/demo-kit';
+
 import { createPaymentService } from './service.ts';
 
 await runService('payment', async () => {

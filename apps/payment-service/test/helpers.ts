@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { call, tempDir as kitTempDir, type Answer } from '@lifeline/demo-kit/testing';
 import { pino } from 'pino';
-import { request } from 'undici';
 import { createPaymentService, type PaymentService, type PaymentServiceOptions } from '../src/service.ts';
 
+export { call, type Answer };
+
 /** A temporary directory for SQLite files, and its removal. */
-export function tempDir(): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), 'lifeline-payment-'));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+export const tempDir = (): { path: string; remove(): void } => kitTempDir('payment');
 
 export interface RunningPayment {
   service: PaymentService;
@@ -21,30 +17,6 @@ export async function startPayment(options: Omit<PaymentServiceOptions, 'logger'
   const service = await createPaymentService({ ...options, logger: pino({ level: 'silent' }) });
   const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
   return { service, url };
-}
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-}
-
-/** A JSON request; the body is parsed whatever the content type. */
-export async function call(
-  url: string,
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-  path: string,
-  options: { json?: unknown; body?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const response = await request(`${url}${path}`, {
-    method,
-    headers,
-    body: options.json === undefined ? options.body : JSON.stringify(options.json),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
 }
 
 /** `POST /charges` with an Idempotency-Key. */

@@ -1,7 +1,7 @@
 // The user service as a process:
 //   node --conditions=@lifeline/source apps/user-service/src/main.ts --port 4001 --instance user-1
-import { parseServiceArgs, runService, startTelemetry } from '@lifeline/demo-kit';
-import { selfRegister } from './registration.ts';
+import { parseServiceArgs, runService, selfRegister, startTelemetry } from '@lifeline/demo-kit';
+
 import { createUserService } from './service.ts';
 
 await runService('user', async () => {

@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { call, tempDir as kitTempDir, type Answer } from '@lifeline/demo-kit/testing';
 import { pino } from 'pino';
-import { request } from 'undici';
 import { createUserService, type UserService, type UserServiceOptions } from '../src/service.ts';
 
+export { call, type Answer };
+
 /** A temporary directory for SQLite files, and its removal. */
-export function tempDir(): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), 'lifeline-user-'));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+export const tempDir = (): { path: string; remove(): void } => kitTempDir('user');
 
 export interface RunningUser {
   service: UserService;
@@ -21,21 +17,4 @@ export async function startUser(options: Omit<UserServiceOptions, 'logger'>): Pr
   const service = await createUserService({ ...options, logger: pino({ level: 'silent' }) });
   const url = await service.app.listen({ host: '127.0.0.1', port: 0 });
   return { service, url };
-}
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-}
-
-/** A JSON request; the body is parsed whatever the content type. */
-export async function call(url: string, method: 'GET' | 'POST', path: string, json?: unknown): Promise<Answer> {
-  const response = await request(`${url}${path}`, {
-    method,
-    headers: json === undefined ? {} : { 'content-type': 'application/json' },
-    body: json === undefined ? undefined : JSON.stringify(json),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
 }

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { startEtcd } from './etcd.ts';
+import { runMain as runApp, startEtcd, type ServiceProcess } from '@lifeline/demo-kit/testing';
 import { call, tempDir } from './helpers.ts';
-import { runMain, type ServiceProcess } from './process.ts';
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+const runMain = (args: string[]): ServiceProcess => runApp(appDir, args);
 
 const dir = tempDir();
 let running: ServiceProcess | undefined;

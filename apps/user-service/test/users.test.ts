@@ -49,7 +49,7 @@ describe('GET /users/:id', () => {
 
 describe('POST /users', () => {
   it('adds a user under the next number', async () => {
-    const answer = await call(url, 'POST', '/users', { name: 'Katherine Johnson', email: 'kj@example.com' });
+    const answer = await call(url, 'POST', '/users', { json: { name: 'Katherine Johnson', email: 'kj@example.com' } });
     expect(answer.status).toBe(201);
     expect(answer.body).toEqual({
       id: `u${SEEDED_USERS + 1}`,
@@ -59,7 +59,7 @@ describe('POST /users', () => {
       updatedAt: expect.any(String),
     });
     expect((await call(url, 'GET', `/users/u${SEEDED_USERS + 1}`)).body).toEqual(answer.body);
-    const next = await call(url, 'POST', '/users', { name: 'Dorothy Vaughan', email: 'dv@example.com' });
+    const next = await call(url, 'POST', '/users', { json: { name: 'Dorothy Vaughan', email: 'dv@example.com' } });
     expect(next.body).toMatchObject({ id: `u${SEEDED_USERS + 2}` });
   });
 
@@ -73,7 +73,7 @@ describe('POST /users', () => {
     [{ name: 'Ann', email: 'a@b.co', tier: 'gold' }, 'additional properties'],
   ])('refuses %j with a 400 problem naming %s', async (json, field) => {
     const before = user.service.users.count();
-    const answer = await call(url, 'POST', '/users', json);
+    const answer = await call(url, 'POST', '/users', { json });
     expect(answer.status).toBe(400);
     expect(answer.headers['content-type']).toBe('application/problem+json');
     expect(answer.body).toMatchObject({ code: 'INVALID_REQUEST', detail: expect.stringContaining(field) });
@@ -89,7 +89,7 @@ describe('seeding', () => {
       expect(first.service.users.count()).toBe(SEEDED_USERS);
       expect(first.service.users.get('u1000')).toMatchObject(seedUser(1000));
       expect(first.service.users.get('u1001')).toBeUndefined();
-      expect((await call(first.url, 'POST', '/users', { name: 'Mary Jackson', email: 'mj@example.com' })).status).toBe(201);
+      expect((await call(first.url, 'POST', '/users', { json: { name: 'Mary Jackson', email: 'mj@example.com' } })).status).toBe(201);
     } finally {
       await first.service.close();
     }

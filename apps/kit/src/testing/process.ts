@@ -1,10 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const appDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -17,8 +13,8 @@ export interface ServiceProcess {
   stderr(): string;
 }
 
-/** Runs `src/main.ts` of this app from its TypeScript source, as the demo does. */
-export function runMain(args: string[]): ServiceProcess {
+/** Runs `src/main.ts` of the app in `appDir` from its TypeScript source, as the demo does. */
+export function runMain(appDir: string, args: string[]): ServiceProcess {
   const child = spawn(process.execPath, ['--conditions=@lifeline/source', 'src/main.ts', ...args], {
     cwd: appDir,
     stdio: ['ignore', 'pipe', 'pipe'],

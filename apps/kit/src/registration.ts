@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { type CommonConfig, etcdHosts, type ServiceApp } from '@lifeline/demo-kit';
+import { etcdHosts, type CommonConfig, type ServiceApp } from './service.ts';
 import { EtcdRegistration } from '@lifeline/discovery/etcd';
 
 /**
@@ -10,7 +10,7 @@ import { EtcdRegistration } from '@lifeline/discovery/etcd';
  * stops the attempts instead of leaving them running.
  *
  * @example
- * selfRegister(user, { service: 'user', registry: 'etcd://127.0.0.1:2379', config });
+ * selfRegister(payment, { service: 'payment', registry: 'etcd://127.0.0.1:2379', config });
  */
 export function selfRegister(
   target: Pick<ServiceApp, 'app' | 'lifeline' | 'logger'>,
