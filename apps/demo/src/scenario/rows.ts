@@ -64,7 +64,7 @@ export const ROWS: readonly MetricRow[] = [
     key: 'amplification',
     label: 'load amplification on payment',
     explain: () =>
-      'POST /charges received by the payment instances (counted on arrival, before any fault or shedding, every process including a killed one, the outbox\'s calls included) ÷ orders created (each needs one charge)',
+      'POST /charges received by the payment instances (counted on arrival, before any fault or shedding, every process including a killed one, the outbox\'s calls included; a connection refused by a dead instance never arrives and is not counted) ÷ orders created (each needs one charge; orders still pending at the end lower it)',
     value: (r) => r.amplification ?? undefined,
     format: (r) => (r.amplification === null ? '–' : `${r.amplification.toFixed(2)}× (${r.chargeRequests}/${r.ordersCreated})`),
     better: 'lower',

@@ -48,7 +48,7 @@ const COLUMNS: readonly Column[] = [
     title: 'Time to recover',
     hint: ['to ≥ 95 % paid at once, after clearing', 'lower is better'],
     value: (r) => (r.recoveryMs === null ? undefined : r.recoveryMs / 1000),
-    label: (v) => `${v.toFixed(1)} s`,
+    label: (v) => (v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(1)} s`),
     // The scale is the recovery phase: a pale full bar is "not within it".
     max: (p) => p.recoveryMs / 1000,
     none: (p) => ({ label: `> ${p.recoveryMs / 1000} s`, full: true }),
