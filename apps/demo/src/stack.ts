@@ -131,7 +131,8 @@ export class Stack {
       }
       if (!this.#stopping) this.options.onExit?.(id, code, signal);
     });
-    const deadline = Date.now() + 20_000;
+    // Generous: four processes loading their modules at once on a busy 2-core machine take 10+ s.
+    const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${id} exited while starting (${child.exitCode ?? child.signalCode}):\n${output.join('\n')}`);
@@ -143,7 +144,7 @@ export class Stack {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     child.kill('SIGKILL');
-    throw new Error(`${id} was not ready within 20 s:\n${output.join('\n')}`);
+    throw new Error(`${id} was not ready within 60 s:\n${output.join('\n')}`);
   }
 
   /** Whether the instance answers its readiness probe now. */

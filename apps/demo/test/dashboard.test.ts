@@ -22,7 +22,7 @@ beforeAll(async () => {
     if (message.type() === 'error') consoleErrors.push(message.text());
   });
   page.on('pageerror', (error) => consoleErrors.push(error.message));
-}, 60_000);
+}, 150_000);
 
 afterAll(async () => {
   await browser?.close();

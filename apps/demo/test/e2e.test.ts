@@ -16,7 +16,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'lifeline-e2e-'));
   stack = await Stack.start({ dataDir, client: 'lifeline', chaosSeed: 7 });
   traffic = new Traffic({ url: stack.url('order-1'), rate: 0, timeoutMs: 10_000 });
-}, 60_000);
+}, 150_000);
 
 afterAll(async () => {
   await traffic?.stop();

@@ -22,10 +22,10 @@ const run = (scenario: string, mode: string): RunResult => {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lifeline-scenario-test-'));
   // Bounded: past 5 min the run in progress is aborted, which stops its processes.
-  report = await runScenarios(SCENARIO_NAMES, SHORT, { signal: AbortSignal.timeout(300_000), log: (line) => console.log(`  ${line}`) });
+  report = await runScenarios(SCENARIO_NAMES, SHORT, { signal: AbortSignal.timeout(420_000), log: (line) => console.log(`  ${line}`) });
   console.log(`\n${terminalTable(report.scenarios, report.results)}\n(${Math.round(report.wallMs / 1000)} s)`);
   await writeReport(report, dir);
-}, 330_000);
+}, 450_000);
 
 afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
