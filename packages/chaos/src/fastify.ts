@@ -60,6 +60,7 @@ async function plugin(fastify: FastifyInstance, options: ChaosFastifyOptions): P
   // and a latency delays the request while it holds its place in any limiter registered
   // earlier (the Lifeline plugin's), as a slow server would.
   const onRequest: onRequestHookHandler = function chaosOnRequest(request, reply, done) {
+    if (!chaos.enabled) return done();
     const req = request.raw;
     const path = pathOf(req.url);
     if (adminTarget(adminPath, path) !== undefined) return done();

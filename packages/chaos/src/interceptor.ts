@@ -119,6 +119,7 @@ export function chaosInterceptor(chaos: Chaos): Dispatcher.DispatcherComposeInte
   if (!(chaos instanceof Chaos)) throw new TypeError(`lifeline: chaosInterceptor needs a Chaos (from createChaos()), got ${typeof chaos}`);
   return (dispatch) =>
     function chaosDispatch(opts, handler) {
+      if (!chaos.enabled) return dispatch(opts, handler);
       const picked = chaos.pick(opts.method, pathOf(opts.path));
       if (picked === undefined) return dispatch(opts, handler);
       const fault = picked.fault;
