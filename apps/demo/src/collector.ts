@@ -1,5 +1,4 @@
-import { request } from 'undici';
-import type { Stack } from './stack.ts';
+import { getJson, type Stack } from './stack.ts';
 import type { BreakerState, DashboardState, DependencyView, EndpointView, InstanceView } from './state.ts';
 import type { TraceCollector } from './traces.ts';
 import type { Traffic } from './traffic.ts';
@@ -33,19 +32,6 @@ interface Resilience {
   orders?: { byStatus: Record<string, number>; outbox: number };
   outbox?: { settled: number };
   ledger?: { charges: number; duplicateCharges: number };
-}
-
-async function getJson<T>(url: string): Promise<T | undefined> {
-  try {
-    const res = await request(url, { signal: AbortSignal.timeout(1_000) });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return undefined;
-    }
-    return (await res.body.json()) as T;
-  } catch {
-    return undefined;
-  }
 }
 
 const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '?');
@@ -114,7 +100,7 @@ export class Collector {
     const polled = await Promise.all(
       instances.map(async (i) => {
         if (i.status === 'down') return { i, ready: false, res: undefined };
-        const [ready, res] = await Promise.all([this.#stack.ready(i.id), getJson<Resilience>(`${i.url}/admin/resilience`)]);
+        const [ready, res] = await Promise.all([this.#stack.ready(i.id), getJson<Resilience>(`${i.url}/admin/resilience`, 1_000).catch(() => undefined)]);
         return { i, ready, res };
       }),
     );

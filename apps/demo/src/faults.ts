@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import type { Stack } from './stack.ts';
+import { PAYMENTS, type Stack } from './stack.ts';
 import type { FaultAction } from './state.ts';
 
 /** A chaos rule as `@lifeline/chaos`'s admin endpoint takes it. */
@@ -14,8 +14,6 @@ export interface ChaosRule {
 export class FaultError extends Error {
   override readonly name = 'FaultError';
 }
-
-const PAYMENTS = ['payment-1', 'payment-2'];
 
 /** Replaces the chaos rules of one instance through its admin endpoint. */
 export async function setRules(stack: Stack, instance: string, rules: ChaosRule[]): Promise<void> {

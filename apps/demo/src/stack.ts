@@ -8,6 +8,19 @@ import { freePort } from './ports.ts';
 
 export type ServiceName = 'user' | 'order' | 'payment';
 
+/** The payment instances of the stack. */
+export const PAYMENTS: readonly string[] = ['payment-1', 'payment-2'];
+
+/** GETs JSON from one of the stack's processes; throws, naming the URL, on a non-200 answer or no answer. */
+export async function getJson<T>(url: string, timeoutMs = 3_000): Promise<T> {
+  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.statusCode !== 200) {
+    const text = await res.body.text().catch(() => '');
+    throw new Error(`GET ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  }
+  return (await res.body.json()) as T;
+}
+
 export interface StackOptions {
   /** Where the services keep their SQLite files. */
   dataDir: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyFault } from '../src/faults.ts';
-import { Stack } from '../src/stack.ts';
+import { getJson, Stack } from '../src/stack.ts';
 import { Traffic, type CallRecord } from '../src/traffic.ts';
 
 // The whole stack as real processes: user-1, payment-1, payment-2, order-1 (Lifeline client).
@@ -24,20 +24,14 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 }, 30_000);
 
-async function json<T>(url: string): Promise<T> {
-  const res = await request(url, { signal: AbortSignal.timeout(5_000) });
-  expect(res.statusCode, url).toBe(200);
-  return (await res.body.json()) as T;
-}
-
 interface OrderView {
   id: string;
   status: 'paid' | 'pending_payment' | 'payment_failed';
   charge: { id: string; instance: string } | null;
 }
 
-const order = (id: string): Promise<OrderView> => json<OrderView>(`${stack.url('order-1')}/orders/${id}`);
-const ledger = (): Promise<{ charges: number; orders: number; duplicateCharges: number }> => json(`${stack.url('payment-1')}/ledger`);
+const order = (id: string): Promise<OrderView> => getJson<OrderView>(`${stack.url('order-1')}/orders/${id}`);
+const ledger = (): Promise<{ charges: number; orders: number; duplicateCharges: number }> => getJson(`${stack.url('payment-1')}/ledger`);
 
 /** Places `n` orders, `concurrency` at a time. */
 async function place(n: number, concurrency: number): Promise<CallRecord[]> {
@@ -79,7 +73,7 @@ describe('the demo stack, end to end', () => {
 
     // Responses really were lost: payment received more charge requests than there were orders.
     const received = await Promise.all(
-      ['payment-1', 'payment-2'].map(async (id) => (await json<{ received: Record<string, number> }>(`${stack.url(id)}/admin/resilience`)).received['POST /charges'] ?? 0),
+      ['payment-1', 'payment-2'].map(async (id) => (await getJson<{ received: Record<string, number> }>(`${stack.url(id)}/admin/resilience`)).received['POST /charges'] ?? 0),
     );
     expect(received[0]! + received[1]!).toBeGreaterThan(40);
 

@@ -15,7 +15,7 @@ export interface Order {
   chargedBy: string | null;
   /** The user came from the local cache because the user service could not answer. */
   userStale: boolean;
-  /** Charge attempts made by the outbox worker. */
+  /** Charge attempts that did not go through (the request's own, then the outbox worker's). */
   attempts: number;
   lastError: string | null;
   createdAt: string;

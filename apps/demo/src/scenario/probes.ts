@@ -1,16 +1,5 @@
-import { Pool, request } from 'undici';
-import type { Stack } from '../stack.ts';
-
-const PAYMENTS = ['payment-1', 'payment-2'] as const;
-
-async function getJson<T>(url: string, timeoutMs = 3_000): Promise<T> {
-  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (res.statusCode !== 200) {
-    const text = await res.body.text().catch(() => '');
-    throw new Error(`GET ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-  }
-  return (await res.body.json()) as T;
-}
+import { Pool } from 'undici';
+import { getJson, PAYMENTS, type Stack } from '../stack.ts';
 
 /**
  * Σ `received['POST /charges']` over the payment processes, the killed ones included: each
