@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import Bottleneck from 'bottleneck';
 import * as IORedis from 'ioredis';
-import { FleetBulkhead } from '@lifeline/bulkhead';
+import { FleetBulkhead } from '@lifeline/bulkhead/redis';
 
 const SECONDS = 3;
 const CALLERS = 16;

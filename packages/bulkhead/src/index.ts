@@ -6,4 +6,3 @@ export {
   type BulkheadRejection,
   type BulkheadRejectReason,
 } from './bulkhead.ts';
-export { FleetBulkhead, type FleetBulkheadOptions, type FleetBulkheadSnapshot } from './fleet-bulkhead.ts';

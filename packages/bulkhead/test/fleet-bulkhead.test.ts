@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Deadline } from '@lifeline/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FleetBulkhead } from '../src/index.ts';
+import { FleetBulkhead } from '../src/redis.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
 
 let server: RedisServer;

@@ -1,7 +1,7 @@
 // A second instance of a service, in its own process: holds `hold` fleet-wide slots until
 // told to release them on stdin. Usage: node --conditions=@lifeline/source fleet-child.ts <port> <hold> <leaseMs>
 import { Redis } from 'ioredis';
-import { FleetBulkhead } from '@lifeline/bulkhead';
+import { FleetBulkhead } from '@lifeline/bulkhead/redis';
 
 const [port, hold, leaseMs] = process.argv.slice(2).map(Number);
 const redis = new Redis({ port, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0 });

@@ -29,6 +29,4 @@ export {
   type BeginOptions,
   SqliteIdempotencyStore,
   type SqliteIdempotencyStoreOptions,
-  RedisIdempotencyStore,
-  type RedisIdempotencyStoreOptions,
 } from './idempotency/index.ts';

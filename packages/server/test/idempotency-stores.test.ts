@@ -7,11 +7,11 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   MemoryIdempotencyStore,
-  RedisIdempotencyStore,
   SqliteIdempotencyStore,
   type IdempotencyStore,
   type StoredResponse,
 } from '../src/index.ts';
+import { RedisIdempotencyStore } from '../src/redis.ts';
 import { startRedis, type RedisServer } from '../../bulkhead/test/redis-server.ts';
 
 interface Harness {

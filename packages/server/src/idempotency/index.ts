@@ -8,4 +8,3 @@ export {
   type BeginOptions,
 } from './store.ts';
 export { SqliteIdempotencyStore, type SqliteIdempotencyStoreOptions } from './sqlite-store.ts';
-export { RedisIdempotencyStore, type RedisIdempotencyStoreOptions } from './redis-store.ts';

@@ -1,0 +1,5 @@
+/**
+ * `@lifeline/bulkhead/redis`: the fleet-wide bulkhead over Redis. A separate entry point so
+ * that `ioredis`, an optional peer dependency, is needed only by those who import it.
+ */
+export { FleetBulkhead, type FleetBulkheadOptions, type FleetBulkheadSnapshot } from './fleet-bulkhead.ts';
