@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ErrorCode } from './codes.ts';
-import { errorMarker, isLifelineError, LifelineError, withoutStack } from './errors.ts';
+import { type ErrorForCode, errorMarker, isLifelineError, LifelineError, withoutStack } from './errors.ts';
 import { isCircuitOpen, isDeadlineExceeded, isHttpStatusError } from './guards.ts';
 import { HttpStatusError } from './http-status-error.ts';
 
@@ -51,6 +51,32 @@ describe('LifelineError', () => {
     expect(isHttpStatusError(error)).toBe(true);
     expect(error.message).toBe('payment answered 503');
     expect(error.toJSON()).toMatchObject({ code: 'HTTP_STATUS', status: 503, body: 'busy' });
+  });
+
+  // Checked by tsc (`pnpm typecheck`): a wrong narrowing fails the type check, not the run.
+  it('narrows per code: HTTP_STATUS to HttpStatusError, every other code to LifelineError', () => {
+    // Through a function returning unknown, as a catch clause gives it: tsc must not narrow
+    // by the assignment.
+    const caught = (): unknown => new HttpStatusError(404, {}, 'no such user', { service: 'users' });
+
+    const notFound = caught();
+    expect(isLifelineError(notFound, 'HTTP_STATUS') && notFound.status === 404).toBe(true);
+    if (isLifelineError(notFound, 'HTTP_STATUS')) expectTypeOf(notFound).toEqualTypeOf<HttpStatusError>();
+
+    const other = caught();
+    if (isLifelineError(other, 'DEADLINE_EXCEEDED')) {
+      expectTypeOf(other).toEqualTypeOf<LifelineError>();
+      // @ts-expect-error -- only HTTP_STATUS errors carry a status
+      void other.status;
+    }
+    const any = caught();
+    if (isLifelineError(any)) expectTypeOf(any).toEqualTypeOf<LifelineError>();
+    const maybe = caught();
+    const code = undefined as ErrorCode | undefined;
+    if (isLifelineError(maybe, code)) expectTypeOf(maybe).toEqualTypeOf<LifelineError>();
+
+    expectTypeOf<ErrorForCode<'HTTP_STATUS'>>().toEqualTypeOf<HttpStatusError>();
+    expectTypeOf<ErrorForCode<'CIRCUIT_OPEN'>>().toEqualTypeOf<LifelineError>();
   });
 
   it('withoutStack builds errors with no captured frames and restores the limit', () => {

@@ -1,4 +1,7 @@
 import type { ErrorCode } from './codes.ts';
+// Type-only: http-status-error.ts imports LifelineError from here at run time, so the
+// reverse edge must be erased (verbatimModuleSyntax keeps `import type` out of the JS).
+import type { HttpStatusError } from './http-status-error.ts';
 
 const kLifeline = Symbol.for('lifeline.error');
 const markers = new Map<string, symbol>();
@@ -81,12 +84,23 @@ export class LifelineError extends Error {
 }
 
 /**
+ * The error type a code is thrown as: `HttpStatusError` (with `status`, `headers`, `body`)
+ * for `HTTP_STATUS`, `LifelineError` for every other code.
+ */
+export type ErrorForCode<C extends ErrorCode> = C extends 'HTTP_STATUS' ? HttpStatusError : LifelineError;
+
+/**
  * True when `error` is a Lifeline error (from any copy of the package), optionally of one
- * code.
+ * code. Given a code, it narrows to that code's error type, so `HTTP_STATUS` gives access
+ * to `status`, `headers` and `body`.
  *
  * @example
  * if (isLifelineError(error, 'CIRCUIT_OPEN')) return fallback();
+ * if (isLifelineError(error, 'HTTP_STATUS') && error.status === 404) return null;
  */
+export function isLifelineError(error: unknown): error is LifelineError;
+export function isLifelineError<C extends ErrorCode>(error: unknown, code: C): error is ErrorForCode<C>;
+export function isLifelineError(error: unknown, code?: ErrorCode): error is LifelineError;
 export function isLifelineError(error: unknown, code?: ErrorCode): error is LifelineError {
   if (typeof error !== 'object' || error === null) return false;
   const marker = code === undefined ? kLifeline : errorMarker(code);

@@ -8,7 +8,7 @@ export type ResponseHeaders = Record<string, string | string[] | undefined>;
  * a success. Carries the status, the headers and the start of the body.
  *
  * @example
- * if (isLifelineError(error, 'HTTP_STATUS') && error instanceof HttpStatusError) {
+ * if (isLifelineError(error, 'HTTP_STATUS')) { // narrows to HttpStatusError
  *   console.log(error.status, error.body);
  * }
  */

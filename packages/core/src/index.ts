@@ -1,6 +1,13 @@
 export { type Clock, systemClock, ManualClock } from './clock.ts';
 export { ErrorCode } from './codes.ts';
-export { LifelineError, type LifelineErrorOptions, isLifelineError, errorMarker, withoutStack } from './errors.ts';
+export {
+  LifelineError,
+  type LifelineErrorOptions,
+  type ErrorForCode,
+  isLifelineError,
+  errorMarker,
+  withoutStack,
+} from './errors.ts';
 export { HttpStatusError, type ResponseHeaders } from './http-status-error.ts';
 export {
   isDeadlineExceeded,
