@@ -38,7 +38,7 @@ describe('parseDeadlineHeaders', () => {
     expect(parseDeadlineHeaders({ host: 'x' })).toEqual({ ms: undefined, ignored: [] });
   });
 
-  it('ignores malformed, negative, oversized and conflicting values and names them', () => {
+  it('ignores malformed, negative and oversized values and names them', () => {
     expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '-5', [GRPC_TIMEOUT]: '2S' })).toEqual({
       ms: 2_000,
       ignored: [REQUEST_TIMEOUT],
@@ -49,9 +49,20 @@ describe('parseDeadlineHeaders', () => {
     expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '1.5' }).ignored).toEqual([REQUEST_TIMEOUT]);
     expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '' }).ignored).toEqual([REQUEST_TIMEOUT]);
     expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '1e3' }).ignored).toEqual([REQUEST_TIMEOUT]);
-    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: ['100', '200'] })).toEqual({ ms: undefined, ignored: [REQUEST_TIMEOUT] });
-    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '100, 200' })).toEqual({ ms: undefined, ignored: [REQUEST_TIMEOUT] });
     expect(parseDeadlineHeaders({ [GRPC_TIMEOUT]: 'soon', [ENVOY_TIMEOUT]: 'x' }).ignored).toEqual([GRPC_TIMEOUT, ENVOY_TIMEOUT]);
+  });
+
+  it('takes the smallest valid value of a repeated header: an inbound deadline only ever shortens', () => {
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: ['100', '200'] })).toEqual({ ms: 100, ignored: [] });
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: ['900', '250'] })).toEqual({ ms: 250, ignored: [] });
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '300, 200' })).toEqual({ ms: 200, ignored: [] });
+    expect(parseDeadlineHeaders({ [GRPC_TIMEOUT]: '2S, 500m' })).toEqual({ ms: 500, ignored: [] });
+    expect(parseDeadlineHeaders({ 'x-request-timeout-ms': '70', 'X-REQUEST-TIMEOUT-MS': '80' })).toEqual({ ms: 70, ignored: [] });
+    // A malformed value beside valid ones is ignored (and named); the valid ones still count.
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: ['abc', '400'] })).toEqual({ ms: 400, ignored: [REQUEST_TIMEOUT] });
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '400, -1' })).toEqual({ ms: 400, ignored: [REQUEST_TIMEOUT] });
+    // Across headers too: the smallest of all wins.
+    expect(parseDeadlineHeaders({ [REQUEST_TIMEOUT]: '5000', [GRPC_TIMEOUT]: '1S', [ENVOY_TIMEOUT]: ['800', '3000'] })).toEqual({ ms: 800, ignored: [] });
   });
 
   it('accepts identical repeated values, surrounding whitespace and any name spelling', () => {
@@ -59,7 +70,6 @@ describe('parseDeadlineHeaders', () => {
     expect(readDeadlineMs({ [REQUEST_TIMEOUT]: '100, 100' })).toBe(100);
     expect(readDeadlineMs({ [REQUEST_TIMEOUT]: ' 100\t' })).toBe(100);
     expect(readDeadlineMs({ 'X-Request-Timeout-Ms': '70' })).toBe(70);
-    expect(parseDeadlineHeaders({ 'x-request-timeout-ms': '70', 'X-REQUEST-TIMEOUT-MS': '80' }).ignored).toEqual([REQUEST_TIMEOUT]);
   });
 
   it('never throws on hostile inputs', () => {
@@ -85,7 +95,8 @@ describe('parseDeadlineHeaders', () => {
           } else if (ms === undefined) {
             expect(ignored).toEqual([name]);
           } else {
-            expect(ignored).toEqual([]);
+            // Valid, and named as ignored only when a malformed value came with it.
+            expect(ignored.length === 0 || (ignored.length === 1 && ignored[0] === name)).toBe(true);
             expect(Number.isInteger(ms) && ms >= 0 && ms <= MAX_DEADLINE_MS).toBe(true);
           }
         }),

@@ -1,5 +1,5 @@
 import { checkNumber, Deadline } from '@lifeline/core';
-import { ENVOY_TIMEOUT, GRPC_TIMEOUT, headerValues, REQUEST_TIMEOUT, soleValue } from './headers.ts';
+import { ENVOY_TIMEOUT, GRPC_TIMEOUT, headerValues, REQUEST_TIMEOUT, trimOws } from './headers.ts';
 
 /** Largest budget accepted or written, in milliseconds (2^31-1, about 24.8 days, the range of Node timers). */
 export const MAX_DEADLINE_MS = 2_147_483_647;
@@ -8,7 +8,7 @@ export const MAX_DEADLINE_MS = 2_147_483_647;
 export interface DeadlineHeaders {
   /** Smallest valid remaining budget in milliseconds among the deadline headers, or `undefined`. */
   ms: number | undefined;
-  /** Names (lower case) of deadline headers that were present but ignored as malformed, conflicting or oversized. */
+  /** Names (lower case) of deadline headers with a value ignored as malformed or oversized. */
   ignored: string[];
 }
 
@@ -67,14 +67,17 @@ const SOURCES: readonly (readonly [string, (value: string) => number | undefined
 /**
  * Reads the caller's remaining budget from `x-request-timeout-ms`, `grpc-timeout` and
  * `x-envoy-expected-rq-timeout-ms`, under any spelling of their names, and returns the
- * smallest valid one. A header that is malformed, negative, above {@link MAX_DEADLINE_MS},
- * or repeated with different values is ignored and listed in `ignored`. Never throws.
+ * smallest valid one. A header repeated (an array, or Node's comma-joined form) counts by its
+ * smallest valid value: an inbound deadline only ever shortens, so when two hops disagree the
+ * tighter one is right, and ignoring both would let the server's longer limit apply. A value
+ * that is malformed, negative or above {@link MAX_DEADLINE_MS} is ignored, and its header
+ * listed in `ignored`. Never throws.
  *
  * `x-request-timeout-ms` and `x-envoy-expected-rq-timeout-ms` take 1-10 decimal digits.
- * Identical repeated values (an array, or Node's comma-joined form) count as one.
  *
  * @example
  * parseDeadlineHeaders({ 'x-request-timeout-ms': '250', 'grpc-timeout': '1S' }); // { ms: 250, ignored: [] }
+ * parseDeadlineHeaders({ 'x-request-timeout-ms': '900, 300' }); // { ms: 300, ignored: [] }
  * parseDeadlineHeaders({ 'x-request-timeout-ms': '-5' }); // { ms: undefined, ignored: ['x-request-timeout-ms'] }
  */
 export function parseDeadlineHeaders(headers: Record<string, string | string[] | undefined>): DeadlineHeaders {
@@ -83,10 +86,15 @@ export function parseDeadlineHeaders(headers: Record<string, string | string[] |
   for (const [name, parse] of SOURCES) {
     const values = headerValues(headers, name);
     if (values.length === 0) continue;
-    const value = soleValue(values, true);
-    const parsed = typeof value === 'string' ? parse(value) : undefined;
-    if (parsed === undefined) ignored.push(name);
-    else if (ms === undefined || parsed < ms) ms = parsed;
+    let malformed = false;
+    for (const value of values) {
+      for (const part of value.split(',')) {
+        const parsed = parse(trimOws(part));
+        if (parsed === undefined) malformed = true;
+        else if (ms === undefined || parsed < ms) ms = parsed;
+      }
+    }
+    if (malformed) ignored.push(name);
   }
   return { ms, ignored };
 }
