@@ -1,9 +1,9 @@
 import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
-import { checkDuration, checkInteger, checkObject, type CoarseTimer } from '@lifeline/core';
+import { checkDuration, checkInteger, checkObject, checkOptionNames, type CoarseTimer } from '@lifeline/core';
 import { problemToResponse } from './idempotency/guard.ts';
 import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
-import type { LifelineSnapshot, SheddingOptions } from './options.ts';
+import { SHEDDING_OPTIONS, type LifelineSnapshot, type SheddingOptions } from './options.ts';
 import { problem, ProblemCode } from './problem.ts';
 
 /** @internal The outcome of admission: run now (`undefined`), answer with a refusal, or nothing to do (`null`: the client is gone). */
@@ -30,6 +30,7 @@ export class Gate {
     }
     const shedding = options ?? {};
     checkObject('shedding', shedding);
+    checkOptionNames('shedding', shedding, SHEDDING_OPTIONS);
     this.#bulkhead = new Bulkhead({
       maxConcurrent: checkInteger('shedding.maxConcurrent', shedding.maxConcurrent ?? 256, 1),
       maxQueue: checkInteger('shedding.maxQueue', shedding.maxQueue ?? 64, 0),

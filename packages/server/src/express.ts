@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
 import type { InboundRequest } from './inbound-request.ts';
 import type { Admission } from './admission.ts';
-import type { Lifeline } from './lifeline.ts';
+import { checkLifeline, type Lifeline } from './lifeline.ts';
 import { problem, problemFor, type ProblemResponse } from './problem.ts';
 import { sendHealth, sendResponse } from './respond.ts';
 
@@ -44,6 +44,7 @@ function expressRoute(req: IncomingMessage): string | undefined {
  * lifeline.attach(app.listen(8080));
  */
 export function lifelineMiddleware(lifeline: Lifeline): RequestHandler {
+  checkLifeline('lifelineMiddleware()', lifeline);
   return function lifelineContext(req, res, next) {
     const probe = lifeline.health?.match(req);
     if (probe !== undefined) {
@@ -77,7 +78,7 @@ export function lifelineMiddleware(lifeline: Lifeline): RequestHandler {
  *   });
  */
 export function idempotent(lifeline: Lifeline, options: IdempotencyOptions<Request> | true = true): RequestHandler {
-  const guard = lifeline.guard<Request>(options);
+  const guard = checkLifeline('idempotent()', lifeline).guard<Request>(options);
   return function lifelineIdempotency(req, res, next) {
     const inbound = req.lifeline as InboundRequest | undefined;
     let scope: string;
@@ -132,6 +133,7 @@ function expressProblem(error: unknown, requestId: string | undefined): ProblemR
  * app.use(lifelineErrorHandler(lifeline));
  */
 export function lifelineErrorHandler(lifeline: Lifeline): ErrorRequestHandler {
+  checkLifeline('lifelineErrorHandler()', lifeline);
   return function lifelineErrors(error: unknown, req, res, next) {
     const inbound = req.lifeline as InboundRequest | undefined;
     inbound?.claim?.fail();

@@ -1,6 +1,6 @@
 // `@lifeline/server/fastify`: the Fastify plugin, apart from the main entry so that a service
 // without Fastify never loads it (install `fastify` to use it).
-import { isLifelineError } from '@lifeline/core';
+import { checkOptionNames, isLifelineError, optionNames } from '@lifeline/core';
 import { runWithRequestContext, type RequestContext } from '@lifeline/trace';
 import type {
   FastifyError,
@@ -11,6 +11,7 @@ import type {
   onErrorHookHandler,
   onRequestHookHandler,
   preHandlerAsyncHookHandler,
+  RegisterOptions,
   RouteOptions,
 } from 'fastify';
 import type { HealthResponse } from './health.ts';
@@ -51,6 +52,12 @@ export interface LifelineFastifyOptions {
   /** Registers `fastify.server` with the Lifeline, so its shutdown stops and drains it. Default `true`. */
   attach?: boolean;
 }
+
+// Fastify's own register() options come in the same object.
+const PLUGIN_OPTIONS: readonly string[] = [
+  ...optionNames<LifelineFastifyOptions>({ lifeline: true, errorHandler: true, attach: true }),
+  ...optionNames<RegisterOptions>({ prefix: true, logLevel: true, logSerializers: true }),
+];
 
 function send(reply: FastifyReply, response: StoredResponse): FastifyReply {
   const { body } = response;
@@ -113,6 +120,18 @@ function plugin(fastify: FastifyInstance, options: LifelineFastifyOptions, done:
   const lifeline = options?.lifeline;
   if (!(lifeline instanceof Lifeline)) {
     done(new TypeError('lifeline: the Fastify plugin needs option `lifeline` (from createLifeline()), got ' + typeof lifeline));
+    return;
+  }
+  try {
+    checkOptionNames('', options, PLUGIN_OPTIONS);
+    for (const name of ['errorHandler', 'attach'] as const) {
+      const value: unknown = options[name];
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new TypeError(`lifeline: option \`${name}\` of the Fastify plugin must be a boolean, got ${typeof value}`);
+      }
+    }
+  } catch (error) {
+    done(error as Error);
     return;
   }
   fastify.decorate('lifeline', lifeline);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { checkDuration, checkFunction, checkObject, checkString, type Logger } from '@lifeline/core';
+import { checkDuration, checkFunction, checkObject, checkOptionNames, checkString, optionNames, type Logger } from '@lifeline/core';
 
 /** A readiness check: `true` (or a promise of it) when the dependency it watches is usable. */
 export type ReadinessCheck = () => boolean | Promise<boolean>;
@@ -15,6 +15,8 @@ export interface HealthOptions {
   /** How long a readiness check may take before it counts as failed, ms. Default 2 000. */
   checkTimeoutMs?: number;
 }
+
+const HEALTH_OPTIONS = optionNames<HealthOptions>({ livePath: true, readyPath: true, checks: true, checkTimeoutMs: true });
 
 /** A health answer, as `application/health+json` (draft-inadarei-api-health-check). */
 export interface HealthResponse {
@@ -36,6 +38,7 @@ export class Health {
 
   constructor(options: HealthOptions, logger: Logger | undefined) {
     checkObject('health', options);
+    checkOptionNames('health', options, HEALTH_OPTIONS);
     this.livePath = checkPath('health.livePath', options.livePath ?? '/health/live');
     this.readyPath = checkPath('health.readyPath', options.readyPath ?? '/health/ready');
     checkObject('health.checks', options.checks);

@@ -45,6 +45,36 @@ describe('createLifeline options', () => {
     expect(() => createLifeline(options as never)).toThrow(message);
   });
 
+  it.each([
+    [{ timout: 5_000 }, 'lifeline: unknown option `timout` (did you mean `timeout`?); allowed: timeout, trustInbound, shedding, health, shutdown, idempotency, logger'],
+    [{ shedding: { maxConcurent: 10 } }, 'lifeline: unknown option `shedding.maxConcurent` (did you mean `maxConcurrent`?)'],
+    [{ shutdown: { drianMs: 10 } }, 'lifeline: unknown option `shutdown.drianMs` (did you mean `drainMs`?)'],
+    [{ health: { livepath: '/live' } }, 'lifeline: unknown option `health.livepath` (did you mean `livePath`?)'],
+    [{ health: { readiness: {} } }, 'lifeline: unknown option `health.readiness`; allowed: livePath, readyPath, checks, checkTimeoutMs'],
+    [{ idempotency: { ttl: 5 } }, 'lifeline: unknown option `idempotency.ttl` (did you mean `ttlMs`?)'],
+    [{ idempotency: { required: true } }, 'lifeline: unknown option `idempotency.required`; allowed: store, ttlMs, lockMs'],
+  ])('refuses the unknown option in %j, naming the closest one', (options, message) => {
+    expect(() => createLifeline(options as never)).toThrow(message);
+  });
+
+  it('checks the logger and the default idempotency store', () => {
+    expect(() => createLifeline({ logger: console.log as never })).toThrow(
+      'lifeline: option `logger` must be a logger with info() and warn() methods (pino, for one), got function',
+    );
+    expect(() => createLifeline({ logger: { info: () => undefined } as never })).toThrow('got an object without them');
+    expect(() => createLifeline({ idempotency: { store: {} as never } })).toThrow('lifeline: option `idempotency.store.begin` must be a function, got undefined');
+    expect(createLifeline({ logger: { info: () => undefined, warn: () => undefined } }).logger).toBeDefined();
+  });
+
+  it('refuses an unknown route idempotency option instead of ignoring it', () => {
+    const lifeline = createLifeline();
+    // A misspelt `required` used to make a required-key route optional.
+    expect(() => lifeline.idempotent({ requierd: true } as never, () => undefined)).toThrow(
+      'lifeline: unknown option `idempotency.requierd` (did you mean `required`?); allowed: store, required, scope, ttlMs, lockMs, maxBodyBytes',
+    );
+    expect(() => lifeline.idempotent({ maxBody: 10 } as never, () => undefined)).toThrow('(did you mean `maxBodyBytes`?)');
+  });
+
   it('rejects bad route idempotency options when the route is declared', () => {
     const lifeline = createLifeline();
     expect(() => lifeline.idempotent({ lockMs: 0 }, () => undefined)).toThrow('lifeline: option `idempotency.lockMs` must be >= 1, got 0');

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { checkDuration, checkInteger, checkObject, CoarseTimer, isLifelineError, type Disposable, type Logger } from '@lifeline/core';
+import { checkDuration, checkFunction, checkInteger, checkObject, checkOptionNames, CoarseTimer, isLifelineError, type Disposable, type Logger } from '@lifeline/core';
 import { REQUEST_ID } from '@lifeline/trace';
 import { Gate, type Admission } from './admission.ts';
 import { Health, type HealthKind, type HealthResponse } from './health.ts';
@@ -8,7 +8,7 @@ import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency/sto
 import { IgnoredHeaders } from './ignored-headers.ts';
 import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
 import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './node-handler.ts';
-import type { LifelineOptions, LifelineSnapshot, LifelineState } from './options.ts';
+import { IDEMPOTENCY_DEFAULTS, LIFELINE_OPTIONS, type LifelineOptions, type LifelineSnapshot, type LifelineState } from './options.ts';
 import { RequestStart } from './request-start.ts';
 import { endServerSpan } from './server-span.ts';
 import { Shutdown, type Closeable, type Deregistration, type ShutdownReport } from './shutdown.ts';
@@ -56,18 +56,21 @@ export class Lifeline {
 
   constructor(options: LifelineOptions = {}) {
     checkObject('options', options);
+    checkOptionNames('', options, LIFELINE_OPTIONS);
     this.timeout = checkDuration('timeout', options.timeout ?? 30_000, true);
     if (this.timeout === 0) throw new RangeError('lifeline: option `timeout` must be > 0 ms (or Infinity), got 0');
     this.trustInbound = options.trustInbound ?? true;
     if (typeof this.trustInbound !== 'boolean') {
       throw new TypeError(`lifeline: option \`trustInbound\` must be a boolean, got ${typeof this.trustInbound}`);
     }
-    this.logger = options.logger;
+    this.logger = checkLogger(options.logger);
     this.#gate = new Gate(options.shedding, this.#timer);
     this.health = options.health === false ? undefined : new Health(options.health ?? {}, this.logger);
     this.#shutdown = new Shutdown(options.shutdown ?? {}, this.logger);
     const idempotency = options.idempotency ?? {};
     checkObject('idempotency', idempotency);
+    checkOptionNames('idempotency', idempotency, IDEMPOTENCY_DEFAULTS);
+    if (idempotency.store !== undefined) checkFunction('idempotency.store.begin', (idempotency.store as Partial<IdempotencyStore>).begin);
     this.#store = idempotency.store;
     this.#ttlMs = checkInteger('idempotency.ttlMs', idempotency.ttlMs ?? DAY_MS, 1);
     const lockDefault = Number.isFinite(this.timeout) ? Math.max(60_000, Math.ceil(2 * this.timeout)) : 60_000;
@@ -227,10 +230,11 @@ export class Lifeline {
     };
   }
 
-  /** @internal An Idempotency-Key guard for one route, with this Lifeline's defaults. */
-  guard<Req>(options: IdempotencyOptions<Req> | true): IdempotencyGuard<Req> {
+  /** @internal An Idempotency-Key guard for one route, with this Lifeline's defaults; `names` are the options the adapter allows. */
+  guard<Req>(options: IdempotencyOptions<Req> | true, names?: readonly string[]): IdempotencyGuard<Req> {
     const store = this.#store ?? (this.#ownStore ??= new MemoryIdempotencyStore());
-    return new IdempotencyGuard<Req>(options, { store, ttlMs: this.#ttlMs, lockMs: this.#lockMs, stats: this.#stats, logger: this.logger });
+    const defaults = { store, ttlMs: this.#ttlMs, lockMs: this.#lockMs, stats: this.#stats, logger: this.logger };
+    return new IdempotencyGuard<Req>(options, defaults, names);
   }
 
   /** @internal The answer to a health probe. */
@@ -313,6 +317,29 @@ export class Lifeline {
     this.#timer.close();
     await this.#ownStore?.close();
   }
+}
+
+/**
+ * @internal The Lifeline an adapter was given, checked when the adapter is set up (not on
+ * its first request), with a message naming the adapter function.
+ */
+export function checkLifeline(where: string, value: unknown): Lifeline {
+  if (value instanceof Lifeline) return value;
+  const got = value === null ? 'null' : typeof value === 'object' ? 'another object' : typeof value;
+  throw new TypeError(`lifeline: ${where} needs the Lifeline made by createLifeline(), got ${got}`);
+}
+
+/** The `logger` option: anything with pino's `info(object, message)` and `warn(object, message)`. */
+function checkLogger(logger: unknown): Logger | undefined {
+  if (logger === undefined) return undefined;
+  if (logger === null || typeof logger !== 'object') {
+    throw new TypeError(`lifeline: option \`logger\` must be a logger with info() and warn() methods (pino, for one), got ${logger === null ? 'null' : typeof logger}`);
+  }
+  const { info, warn } = logger as Partial<Record<'info' | 'warn', unknown>>;
+  if (typeof info !== 'function' || typeof warn !== 'function') {
+    throw new TypeError('lifeline: option `logger` must be a logger with info() and warn() methods (pino, for one), got an object without them');
+  }
+  return logger as Logger;
 }
 
 /**

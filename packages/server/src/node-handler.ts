@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkInteger } from '@lifeline/core';
+import { checkInteger, optionNames } from '@lifeline/core';
 import { runWithRequestContext } from '@lifeline/trace';
-import { problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
+import { IDEMPOTENCY_OPTIONS, problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
 import { kInbound, type InboundRequest } from './inbound-request.ts';
 import type { Admission } from './admission.ts';
 import type { Lifeline } from './lifeline.ts';
@@ -19,6 +19,11 @@ export interface NodeIdempotencyOptions extends IdempotencyOptions<IncomingMessa
   /** The largest request body read, bytes; a larger one is answered 413. Default 1 MiB. */
   maxBodyBytes?: number;
 }
+
+const NODE_IDEMPOTENCY_OPTIONS: readonly string[] = [
+  ...IDEMPOTENCY_OPTIONS,
+  ...optionNames<Omit<NodeIdempotencyOptions, keyof IdempotencyOptions>>({ maxBodyBytes: true }),
+];
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
@@ -86,7 +91,7 @@ export function nodeIdempotent(
   handler: NodeIdempotentHandler,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   if (typeof handler !== 'function') throw new TypeError(`lifeline: idempotent() needs a handler function, got ${typeof handler}`);
-  const guard = lifeline.guard<IncomingMessage>(options);
+  const guard = lifeline.guard<IncomingMessage>(options, NODE_IDEMPOTENCY_OPTIONS);
   const maxBodyBytes = checkInteger('idempotency.maxBodyBytes', (options === true ? undefined : options.maxBodyBytes) ?? 1_048_576, 0);
   return async function idempotentRoute(req, res) {
     const requestId = (req as unknown as Record<symbol, InboundRequest | undefined>)[kInbound]?.requestId;

@@ -1,4 +1,4 @@
-import type { Logger } from '@lifeline/core';
+import { optionNames, type Logger } from '@lifeline/core';
 import type { HealthOptions } from './health.ts';
 import type { IdempotencySnapshot } from './idempotency/guard.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
@@ -21,6 +21,9 @@ export interface SheddingOptions {
   retryAfterMs?: number;
 }
 
+/** @internal The names {@link SheddingOptions} allows. */
+export const SHEDDING_OPTIONS = optionNames<SheddingOptions>({ maxConcurrent: true, maxQueue: true, queueTimeout: true, retryAfterMs: true });
+
 /** Defaults for the routes that opt into Idempotency-Key handling. */
 export interface IdempotencyDefaults {
   /** The store of every route that names none. Default a `MemoryIdempotencyStore`, closed at shutdown. */
@@ -30,6 +33,9 @@ export interface IdempotencyDefaults {
   /** How long an in-flight claim holds, ms. Default twice `timeout`, at least 60 s. */
   lockMs?: number;
 }
+
+/** @internal The names {@link IdempotencyDefaults} allows. */
+export const IDEMPOTENCY_DEFAULTS = optionNames<IdempotencyDefaults>({ store: true, ttlMs: true, lockMs: true });
 
 /** Options of {@link createLifeline}. */
 export interface LifelineOptions {
@@ -57,6 +63,17 @@ export interface LifelineOptions {
   /** Where state changes are logged (pino or anything with `info` and `warn`). Never a line per request. */
   logger?: Logger;
 }
+
+/** @internal The names {@link LifelineOptions} allows. */
+export const LIFELINE_OPTIONS = optionNames<LifelineOptions>({
+  timeout: true,
+  trustInbound: true,
+  shedding: true,
+  health: true,
+  shutdown: true,
+  idempotency: true,
+  logger: true,
+});
 
 /** Where a Lifeline is in its life. */
 export type LifelineState = 'serving' | 'stopping' | 'draining' | 'stopped';

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { checkDuration, checkObject, type Logger } from '@lifeline/core';
+import { checkDuration, checkObject, checkOptionNames, optionNames, type Logger } from '@lifeline/core';
 
 /** Something to deregister from discovery at shutdown: a registration (`@lifeline/discovery/etcd`'s `register()`), or a function. */
 export type Deregistration = { deregister(): unknown } | (() => unknown);
@@ -26,6 +26,15 @@ export interface ShutdownOptions {
   /** How the process exits when a signal started the shutdown. Default `process.exit`. */
   exit?: (code: number) => void;
 }
+
+const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>({
+  drainMs: true,
+  delayMs: true,
+  deregister: true,
+  close: true,
+  hookTimeoutMs: true,
+  exit: true,
+});
 
 /** What {@link Lifeline.shutdown} did. */
 export interface ShutdownReport {
@@ -66,6 +75,7 @@ export class Shutdown {
 
   constructor(options: ShutdownOptions, logger: Logger | undefined) {
     checkObject('shutdown', options);
+    checkOptionNames('shutdown', options, SHUTDOWN_OPTIONS);
     this.drainMs = checkDuration('shutdown.drainMs', options.drainMs ?? 10_000);
     this.delayMs = checkDuration('shutdown.delayMs', options.delayMs ?? 0);
     this.hookTimeoutMs = checkDuration('shutdown.hookTimeoutMs', options.hookTimeoutMs ?? 5_000);

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { inspect } from 'node:util';
-import { checkFunction, checkInteger, checkObject, type Logger } from '@lifeline/core';
+import { checkFunction, checkInteger, checkObject, checkOptionNames, optionNames, type Logger } from '@lifeline/core';
 import { problem, ProblemCode, type ProblemResponse } from '../problem.ts';
 import { Claim, type ClaimOwner } from './capture.ts';
 import { fingerprint, parseIdempotencyKey } from './key.ts';
@@ -33,6 +33,9 @@ export interface IdempotencyOptions<Req = unknown> {
   /** How long an in-flight claim holds before it lapses (a crashed instance never locks a key for longer), ms. Default: twice the Lifeline's `timeout`, at least 60 s. */
   lockMs?: number;
 }
+
+/** @internal The names {@link IdempotencyOptions} allows. */
+export const IDEMPOTENCY_OPTIONS = optionNames<IdempotencyOptions>({ store: true, required: true, scope: true, ttlMs: true, lockMs: true });
 
 /** @internal Counters of the idempotency guards of one Lifeline. */
 export class IdempotencyStats {
@@ -137,9 +140,12 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
   readonly #logger: Logger | undefined;
   #storeFailing = false;
 
-  constructor(options: IdempotencyOptions<Req> | true, defaults: GuardDefaults) {
+  /** `names` are the options the route's adapter accepts (the node:http one adds `maxBodyBytes`). */
+  constructor(options: IdempotencyOptions<Req> | true, defaults: GuardDefaults, names: readonly string[] = IDEMPOTENCY_OPTIONS) {
     const opts = options === true ? {} : options;
     checkObject('idempotency', opts);
+    // A misspelt `required` would quietly make a required key optional.
+    checkOptionNames('idempotency', opts, names);
     if (opts.store !== undefined) checkFunction('idempotency.store.begin', (opts.store as Partial<IdempotencyStore>).begin);
     this.#store = opts.store ?? defaults.store;
     this.required = opts.required ?? false;
