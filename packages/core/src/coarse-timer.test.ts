@@ -108,6 +108,53 @@ describe('CoarseTimer', () => {
     expect(timer.size).toBe(0);
   });
 
+  it('holds the process open exactly while a task is scheduled', () => {
+    const clock = new ManualClock(0);
+    const timer = new CoarseTimer({ clock, resolution: 10 });
+    const log: string[] = [];
+    const a = task(log, 'a');
+    const b = task(log, 'b');
+    expect(timer.hasRef()).toBe(false);
+    timer.schedule(a, 50);
+    expect(timer.hasRef()).toBe(true);
+    timer.schedule(b, 100);
+    timer.schedule(a, 200); // moved: still one of two
+    timer.cancel(b);
+    expect(timer.hasRef()).toBe(true);
+    timer.schedule(a, Infinity); // "never" unschedules it
+    expect(timer.size).toBe(0);
+    expect(timer.hasRef()).toBe(false);
+    expect(timer.running).toBe(true); // still ticking until idleStopMs, but holding nothing
+
+    timer.schedule(a, 30);
+    expect(timer.hasRef()).toBe(true);
+    clock.advance(40);
+    timer.runDue(); // fired: nothing left to wait for
+    expect(log).toEqual(['a']);
+    expect(timer.hasRef()).toBe(false);
+
+    // A task that reschedules itself from onTimer keeps the hold.
+    const again: TimerTask = { ...timerFields(), onTimer: () => timer.schedule(again, clock.now() + 50) };
+    timer.schedule(again, 60);
+    clock.advance(30);
+    timer.runDue();
+    expect(timer.hasRef()).toBe(true);
+    timer.close();
+    expect(timer.hasRef()).toBe(false);
+  });
+
+  it('keeps a real process alive while a task is pending, and lets it go after', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+    const timer = new CoarseTimer({ resolution: 5 });
+    const before = timers();
+    const fired = new Promise<void>((resolve) => timer.schedule({ ...timerFields(), onTimer: resolve }, performance.now() + 20));
+    expect(timers()).toBe(before + 1);
+    await fired;
+    expect(timer.running).toBe(true);
+    expect(timers()).toBe(before);
+    timer.close();
+  });
+
   it('rejects a resolution below 1 ms', () => {
     expect(() => new CoarseTimer({ resolution: 0 })).toThrow(/resolution must be >= 1 ms/);
   });

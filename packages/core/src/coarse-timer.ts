@@ -30,13 +30,20 @@ const SLOTS = 512; // a power of two: 5.12 s per revolution at 10 ms ticks
 
 /**
  * One shared, coarse timer for many deadlines: a hashed timing wheel driven by a single
- * unref'd interval. Scheduling and cancelling are O(1) and allocation-free, which is what
+ * interval. Scheduling and cancelling are O(1) and allocation-free, which is what
  * lets a client enforce a deadline on every request without a timer or an AbortSignal per
  * request (measured: `AbortSignal.timeout` per request costs ~37 % of throughput, a timer
  * per request ~16 %). Tasks fire within one `resolution` of their due time.
  *
  * The interval runs only while tasks are scheduled (and `idleStopMs` after), and `close()`
  * stops it, so an idle or closed owner holds no timer.
+ *
+ * Every task is work in flight (a call's attempt timeout or deadline, a queued call's
+ * wait), so the interval holds the process open exactly while at least one task is
+ * scheduled, as that work's socket would: a script whose only pending work is a call
+ * waiting on this timer must not exit mid-call. With nothing scheduled it is unref'd, so
+ * an idle owner never keeps a process alive. The switch happens only when the count of
+ * scheduled tasks moves between 0 and 1, so scheduling stays O(1).
  *
  * @example
  * const timer = new CoarseTimer();
@@ -74,11 +81,21 @@ export class CoarseTimer {
     return this.#interval !== undefined;
   }
 
+  /** True while the timer holds the process open: exactly while a task is scheduled. */
+  hasRef(): boolean {
+    return this.#interval?.hasRef() ?? false;
+  }
+
   /** Schedules `task` to fire at `at` (clock ms), replacing any earlier schedule of it. */
   schedule(task: TimerTask, at: number): void {
-    if (task.timerSlot >= 0) this.cancel(task);
-    if (at === Infinity || this.#closed) return;
-    if (this.#interval === undefined) this.#start();
+    const moving = task.timerSlot >= 0;
+    if (at === Infinity || this.#closed) {
+      if (moving) this.cancel(task);
+      return;
+    }
+    // A moved task leaves the count (and so the ref) as it is; the first task refs the interval.
+    if (moving) this.#unlink(task);
+    else if (this.#size++ === 0) (this.#interval ?? this.#start()).ref();
     // The first tick that starts at or after `at`, and never one already processed.
     const tick = Math.max(Math.ceil(at / this.#resolution), this.#lastTick + 1);
     const slot = tick & (SLOTS - 1);
@@ -89,24 +106,17 @@ export class CoarseTimer {
     task.timerNext = head;
     if (head !== null) head.timerPrev = task;
     this.#slots[slot] = task;
-    this.#size++;
   }
 
   /** Removes `task` if it is scheduled; a no-op otherwise. */
   cancel(task: TimerTask): void {
-    const slot = task.timerSlot;
-    if (slot < 0) {
+    if (task.timerSlot < 0) {
       // -2: collected as due in this pass but not fired yet; cancelling still prevents it.
       task.timerSlot = -1;
       return;
     }
-    const { timerPrev: prev, timerNext: next } = task;
-    if (prev === null) this.#slots[slot] = next;
-    else prev.timerNext = next;
-    if (next !== null) next.timerPrev = prev;
-    task.timerNext = task.timerPrev = null;
-    task.timerSlot = -1;
-    this.#size--;
+    this.#unlink(task);
+    if (--this.#size === 0) this.#interval?.unref();
   }
 
   /** Fires every task that is due now. The interval calls this; tests may call it directly. */
@@ -161,12 +171,22 @@ export class CoarseTimer {
     this.#stop();
   }
 
-  #start(): void {
+  #unlink(task: TimerTask): void {
+    const { timerPrev: prev, timerNext: next } = task;
+    if (prev === null) this.#slots[task.timerSlot] = next;
+    else prev.timerNext = next;
+    if (next !== null) next.timerPrev = prev;
+    task.timerNext = task.timerPrev = null;
+    task.timerSlot = -1;
+  }
+
+  #start(): NodeJS.Timeout {
     this.#idle = 0;
     // Ticks that passed while stopped held nothing; resume from the current one.
     this.#lastTick = Math.floor(this.#clock.now() / this.#resolution) - 1;
+    // Ref'd by the first task scheduled, unref'd when the last one leaves (see the class doc).
     this.#interval = setInterval(() => this.runDue(), this.#resolution);
-    this.#interval.unref();
+    return this.#interval.unref();
   }
 
   #stop(): void {

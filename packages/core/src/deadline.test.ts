@@ -58,6 +58,14 @@ describe('Deadline', () => {
     expect(isLifelineError(signal.reason, 'DEADLINE_EXCEEDED')).toBe(true);
   });
 
+  it("a signal's timer never holds the process open: nothing would clear it when the work ends early", () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+    const before = timers();
+    const signal = Deadline.after(60_000).signal();
+    expect(signal.aborted).toBe(false);
+    expect(timers()).toBe(before);
+  });
+
   it('an already expired deadline gives an aborted signal', () => {
     const clock = new ManualClock();
     const deadline = Deadline.after(0, clock);

@@ -77,8 +77,13 @@ export class Deadline {
 
   /**
    * An AbortSignal that aborts with a `DEADLINE_EXCEEDED` error when the deadline passes.
-   * Created on first call and reused; its timer is unref'd so it never holds the process
-   * open. It runs on real time even when the deadline uses an injected clock.
+   * Created on first call and reused. It runs on real time even when the deadline uses an
+   * injected clock.
+   *
+   * Its timer is unref'd, unlike the waits of a call in flight: a Deadline is a value with
+   * no end of use, so nothing would clear a ref'd timer when the work finishes early, and a
+   * script whose call is done would stay up until the deadline. The work the signal bounds
+   * (a socket, a ref'd wait) is what keeps the process alive while it runs.
    */
   signal(): AbortSignal {
     if (this.#signal !== undefined) return this.#signal;

@@ -1,12 +1,18 @@
 import { isLifelineError, LifelineError } from './errors.ts';
 
 /**
- * Waits `ms` milliseconds on an unref'd timer, or rejects with an `ABORTED` error as soon as
- * `signal` aborts. The abort listener is removed when the wait ends either way.
+ * Waits `ms` milliseconds, or rejects with an `ABORTED` error as soon as `signal` aborts.
+ * The abort listener is removed when the wait ends either way.
  *
- * @example await sleep(backoff, signal);
+ * The timer is unref'd unless `options.ref` is true (the opposite of `node:timers/promises`):
+ * housekeeping waits (a re-registration backoff) must never hold a process open, while a
+ * wait that is part of work in flight (a call's retry backoff, a Retry-After wait, a queued
+ * call's poll) passes `{ ref: true }` so the process stays up until the work is done, as it
+ * would for that work's socket.
+ *
+ * @example await sleep(backoff, signal, { ref: true }); // a call waiting to retry
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal, options?: { readonly ref?: boolean }): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -18,7 +24,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    timer.unref();
+    if (options?.ref !== true) timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
