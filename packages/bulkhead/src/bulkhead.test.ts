@@ -59,6 +59,22 @@ describe('Bulkhead', () => {
     expect(bulkhead.snapshot().rejected).toMatchObject({ deadline: 1, 'queue-timeout': 1 });
   });
 
+  it('a queued call holds the process open while it waits (its timer entry is ref\'d), and not after', async () => {
+    const { bulkhead, timer, advance } = setup({ maxConcurrent: 1, maxQueue: 5, maxQueueWait: 100 });
+    expect(bulkhead.tryAcquire()).toBe(true);
+    expect(timer.hasRef()).toBe(false); // a slot taken at once waits on nothing
+    const served = bulkhead.acquire();
+    const timedOut = bulkhead.acquire().catch((e: unknown) => e);
+    expect(timer.hasRef()).toBe(true);
+    bulkhead.release(); // the slot passes to the first waiter
+    await served;
+    expect(timer.hasRef()).toBe(true); // the second still waits
+    advance(110);
+    expect(await timedOut).toMatchObject({ reason: 'queue-timeout' });
+    expect(timer.hasRef()).toBe(false);
+    bulkhead.release();
+  });
+
   it('an abort removes the waiter at once and keeps the reason as cause', async () => {
     const { bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5 });
     bulkhead.tryAcquire();

@@ -167,6 +167,8 @@ export class Bulkhead implements Policy {
       const waiter = new Waiter(this, resolve, reject, signal);
       waiter.timeoutReason = deadlineAt < waitEnds ? 'deadline' : 'queue-timeout';
       this.#enqueue(waiter);
+      // The entry holds the process open while the call waits (an unbounded wait has none:
+      // the calls holding the slots keep it up, as busy sockets do for undici's own queue).
       this.#timer.schedule(waiter, Math.min(waitEnds, deadlineAt));
       if (signal !== undefined) {
         waiter.onAbort = () => this.drop(waiter, 'aborted');

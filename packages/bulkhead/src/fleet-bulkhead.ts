@@ -186,7 +186,8 @@ export class FleetBulkhead implements Policy {
           'bulkhead full: no fleet-wide slot freed up in time',
         );
       }
-      await sleep(Math.min(left, this.#pollMs * (0.5 + Math.random())), options.signal).catch(() => {
+      // Ref'd: a call waiting for a fleet-wide slot is in flight and keeps the process up.
+      await sleep(Math.min(left, this.#pollMs * (0.5 + Math.random())), options.signal, { ref: true }).catch(() => {
         throw new BulkheadRejectedError('aborted', 'bulkhead: the call was aborted while waiting for a slot');
       });
     }

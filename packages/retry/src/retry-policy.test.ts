@@ -136,6 +136,18 @@ describe('RetryPolicy', () => {
     expect(reasons).toEqual(['server-delay']);
   });
 
+  it('holds the process open while waiting to retry, as the call\'s socket would, and lets go after', async () => {
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+    const policy = new RetryPolicy({ maxAttempts: 2, backoff: new ExponentialBackoff({ base: 30, jitter: 'none' }), budget: false });
+    const before = refTimers();
+    const during: number[] = [];
+    // onRetry fires just before the wait starts; a microtask later the wait's timer exists.
+    const result = policy.execute(failing(1).fn, { onRetry: () => queueMicrotask(() => during.push(refTimers())) });
+    await expect(result).resolves.toBe('ok after 2');
+    expect(during).toEqual([before + 1]);
+    expect(refTimers()).toBe(before);
+  });
+
   it('an abort during the backoff ends the call at once with ABORTED', async () => {
     const policy = new RetryPolicy({ backoff: new ExponentialBackoff({ base: 5_000, jitter: 'none' }) });
     const controller = new AbortController();

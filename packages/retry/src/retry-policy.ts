@@ -49,6 +49,9 @@ export interface RetryPolicyOptions {
 const RETRY_OPTIONS = optionNames<RetryPolicyOptions>({ maxAttempts: true, backoff: true, budget: true, shouldRetry: true, minAttemptTime: true, maxServerDelay: true, serverDelayJitter: true, random: true });
 
 
+/** A call waiting to retry is still in flight: its wait holds the process open, as its socket would. */
+const IN_FLIGHT = { ref: true } as const;
+
 /** Why a policy stopped retrying. */
 export type GiveUpReason = 'not-retryable' | 'attempts' | 'deadline' | 'budget' | 'server-delay';
 
@@ -144,7 +147,7 @@ export class RetryPolicy implements Policy {
           options.onRetry?.(event);
           if (this.#onRetry.hasListeners) this.#onRetry.emit(event);
         }
-        await sleep(delay, signal);
+        await sleep(delay, signal, IN_FLIGHT);
         return true;
       },
     });
