@@ -1,5 +1,7 @@
 import {
   type Context,
+  diag,
+  DiagLogLevel,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -7,11 +9,11 @@ import {
   trace,
   TraceFlags,
 } from '@opentelemetry/api';
-import { TraceState } from '@opentelemetry/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { HeaderRecord } from './headers.ts';
 import { extractContext, injectContext, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES, truncateBaggage } from './propagation.ts';
+import { TraceState } from './trace-state.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
@@ -86,10 +88,10 @@ describe('extractContext', () => {
     expect(trace.getSpanContext(extractContext({ traceparent: [TRACEPARENT, TRACEPARENT] }))?.spanId).toBe(SPAN_ID);
   });
 
-  it('drops invalid tracestate members and merges repeated tracestate headers', () => {
-    expect(roundTrip({ traceparent: TRACEPARENT, tracestate: 'rojo=1,BAD KEY=x,=novalue,congo=2,nokey' }).tracestate).toBe(
-      'rojo=1,congo=2',
-    );
+  it('drops a tracestate with an invalid member whole and merges repeated tracestate headers', () => {
+    expect(roundTrip({ traceparent: TRACEPARENT, tracestate: 'rojo=1,BAD KEY=x,=novalue,congo=2,nokey' })).toEqual({
+      traceparent: TRACEPARENT,
+    });
     expect(roundTrip({ traceparent: TRACEPARENT, tracestate: ['rojo=1', 'congo=2'] }).tracestate).toBe('rojo=1,congo=2');
     expect(roundTrip({ traceparent: TRACEPARENT, tracestate: 'BAD KEY=x' })).toEqual({ traceparent: TRACEPARENT });
   });
@@ -267,5 +269,37 @@ describe('properties (10,000 random inputs each)', () => {
       }),
       { numRuns: 10_000 },
     );
+  });
+});
+
+describe('what is ignored', () => {
+  afterEach(() => diag.disable());
+
+  function debugLines(run: () => void): string[] {
+    const lines: string[] = [];
+    const record = (message: string): void => void lines.push(message);
+    const ignore = (): void => undefined;
+    diag.setLogger({ debug: record, verbose: ignore, info: ignore, warn: ignore, error: ignore }, DiagLogLevel.DEBUG);
+    run();
+    return lines.filter((line) => line.startsWith('lifeline:'));
+  }
+
+  it('is logged at debug level through the api diag logger, never thrown', () => {
+    expect(debugLines(() => extractContext({ traceparent: 'junk', baggage: 'no-equals' }))).toEqual([
+      'lifeline: traceparent ignored: malformed (4 characters)',
+      'lifeline: baggage ignored: no valid list-member',
+    ]);
+    expect(debugLines(() => extractContext({ traceparent: TRACEPARENT, tracestate: 'BAD=1' }))).toEqual([
+      'lifeline: tracestate ignored: an invalid list-member, or more than 32',
+    ]);
+    expect(debugLines(() => extractContext({ traceparent: [TRACEPARENT, `00-${TRACE_ID}-${'1'.repeat(16)}-01`] }))).toEqual([
+      'lifeline: traceparent ignored: repeated with different values',
+    ]);
+    expect(debugLines(() => extractContext({ traceparent: TRACEPARENT, tracestate: TRACESTATE, baggage: 'a=1' }))).toEqual([]);
+  });
+
+  it('passes the random flag on and clears reserved flags', () => {
+    expect(roundTrip({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-03` }).traceparent).toBe(`00-${TRACE_ID}-${SPAN_ID}-03`);
+    expect(roundTrip({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-f9` }).traceparent).toBe(`00-${TRACE_ID}-${SPAN_ID}-01`);
   });
 });
