@@ -36,6 +36,29 @@ describe('parseIdempotencyKey', () => {
     expect(parseIdempotencyKey([null] as unknown as string[])).toEqual({ error: 'Idempotency-Key must be a string' });
   });
 
+  it('takes an unquoted key as it is, even one that reads as another Structured Fields type', () => {
+    // Compatibility with clients that send the bare key (DESIGN §4): no Structured Fields parse.
+    for (const bare of [':AQID:', '?1', '42', '1.5', '@1659578233', 'tok/en:1', '*', 'a;b=1', '%x']) {
+      expect(parseIdempotencyKey(bare), bare).toEqual({ key: bare });
+    }
+  });
+
+  it('refuses any Structured Fields value other than one String without parameters', () => {
+    for (const other of ['%"caf%c3%a9"', '"a";p=1', '"a"; p="x y"', '?1;p="x y"', '1;p="x y"', ':AQID:;p="x y"', '("a" "b")']) {
+      expect(parseIdempotencyKey(other), other).toHaveProperty('error');
+    }
+  });
+
+  it('says which rule a refused key broke', () => {
+    expect(parseIdempotencyKey('"a", "b"')).toEqual({ error: 'Idempotency-Key must be sent once' });
+    expect(parseIdempotencyKey('a, b')).toEqual({ error: 'Idempotency-Key must be sent once (it contains a comma: a repeated header?)' });
+    expect(parseIdempotencyKey('a"b')).toEqual({ error: 'Idempotency-Key must quote a key containing `"` or `\\`' });
+    expect(parseIdempotencyKey('two words')).toEqual({ error: 'Idempotency-Key must be printable ASCII without spaces (or a quoted string)' });
+    const quoted = 'Idempotency-Key must be one quoted string of printable ASCII, with `\\"` and `\\\\` as its only escapes';
+    for (const bad of ['"abc', String.raw`"a\b"`, '"é"', '"a";p=1', '"a" "b"']) expect(parseIdempotencyKey(bad), bad).toEqual({ error: quoted });
+    expect(parseIdempotencyKey('""')).toEqual({ error: 'Idempotency-Key must not be empty' });
+  });
+
   it('never throws and always returns a valid key or an error (fast-check, 10 000 runs each)', () => {
     const check = (result: ReturnType<typeof parseIdempotencyKey>): void => {
       expect(result).toBeDefined();
