@@ -1,7 +1,7 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 
 export interface Telemetry {
   /** Flushes the spans still buffered and unregisters nothing (the process is ending). */
@@ -22,7 +22,8 @@ export function startTelemetry(options: { service: string; instance: string; otl
     options.otlpUrl === undefined
       ? []
       : [
-          new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpUrl, timeoutMillis: 2_000 }), {
+          new BatchSpanProcessor({
+            exporter: new OTLPTraceExporter({ url: options.otlpUrl, timeoutMillis: 2_000 }),
             scheduledDelayMillis: 250,
             maxExportBatchSize: 512,
             maxQueueSize: 4_096,

@@ -14,7 +14,7 @@ import {
   type HistogramMetricData,
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { Agent, fetch, request as undiciRequest } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, createInterceptor, type LifelineClient } from '../src/index.ts';
@@ -27,12 +27,12 @@ let server: TestServer | undefined;
 let client: LifelineClient | undefined;
 let agent: Agent | undefined;
 let spans: InMemorySpanExporter;
-let tracerProvider: BasicTracerProvider;
+let tracerProvider: TracerProvider;
 const cleanups: (() => unknown)[] = [];
 
 beforeEach(() => {
   spans = new InMemorySpanExporter();
-  tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
 });
 
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { context, trace } from '@opentelemetry/api';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { extractContext } from './propagation.ts';
@@ -63,7 +63,7 @@ describe('logCorrelation', () => {
 
   it('names the active span when an SDK records one', () => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    const provider = new BasicTracerProvider();
+    const provider = new TracerProvider();
     trace.setGlobalTracerProvider(provider);
     const { logger, lines } = capture();
     runWithRequestContext(inbound(), () => {
