@@ -46,7 +46,7 @@ describe('bad configuration throws at construction, naming the option', () => {
   it('bad request options fail that call clearly', async () => {
     const client = createClient(base);
     await expect(client.request({ path: 'users' })).rejects.toThrow(/option `path` must be a string starting with "\/", got "users"/);
-    await expect(client.post('/x', { idempotencyKey: 'has"quote' })).rejects.toThrow(/option `idempotencyKey`/);
+    await expect(client.post('/x', { idempotencyKey: 'clé' })).rejects.toThrow(/option `idempotencyKey` must be printable ASCII/);
     await client.close();
   });
 });

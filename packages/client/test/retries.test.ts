@@ -62,8 +62,12 @@ describe('retries against a misbehaving server', () => {
 
   it('uses a caller-supplied key, quoting it', async () => {
     server = await startServer((_req, res) => res.writeHead(200).end());
-    await clientFor(server.url).post('/charges', { idempotencyKey: 'order-17' });
-    expect(server.seen[0]!.headers['idempotency-key']).toBe('"order-17"');
+    const c = clientFor(server.url);
+    await c.post('/charges', { idempotencyKey: 'order-17' });
+    await c.post('/charges', { idempotencyKey: String.raw`say "hi" \ bye` });
+    await c.post('/charges', { idempotencyKey: '"already-quoted"' });
+    // RFC 9651 sf-strings: `"` and `\` escaped, an already quoted key sent as it is.
+    expect(server.seen.map((s) => s.headers['idempotency-key'])).toEqual(['"order-17"', String.raw`"say \"hi\" \\ bye"`, '"already-quoted"']);
   });
 
   it('retries 500 for idempotent calls only', async () => {
