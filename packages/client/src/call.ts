@@ -17,6 +17,7 @@ import type { Dispatcher } from 'undici';
 import { Attempt, heldAttemptOf } from './attempt.ts';
 import { CallController } from './call-controller.ts';
 import { mapNetworkError } from './map-error.ts';
+import { invalidHeaderError } from './options.ts';
 import { traceHeaders, type CallTrace, type Telemetry } from './telemetry.ts';
 
 /** What a call needs from its owner, resolved once at construction. @internal */
@@ -151,6 +152,12 @@ export class Call implements TimerTask, RetryExecuteOptions {
 
   /** Classifies an undici error for this call. */
   classify(error: Error): unknown {
+    // undici refused a header: say which one, as a Lifeline error (the headers are scanned
+    // only now, so a valid call never pays for the check).
+    if ((error as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
+      const invalid = invalidHeaderError(this.#options.headers, this.service, error);
+      if (invalid !== undefined) return invalid;
+    }
     return mapNetworkError(error, this.#canRetry, this.#replayable);
   }
 
@@ -269,7 +276,9 @@ export class Call implements TimerTask, RetryExecuteOptions {
     this.#attemptOpen = false;
     const settings = this.#settings;
     const elapsed = settings.clock.now() - this.#attemptStartedAt;
-    const cancelled = error !== undefined && (isLifelineError(error, 'ABORTED') || error === this.#abortReason);
+    // An abandoned attempt, or one never sent (a header undici refused), says nothing about the dependency.
+    const cancelled =
+      error !== undefined && (isLifelineError(error, 'ABORTED') || isLifelineError(error, 'INVALID_HEADER') || error === this.#abortReason);
     const span = this.#attemptSpan;
     this.#attemptSpan = undefined;
     settings.telemetry.endAttempt(span, this.#options.method, this.#attemptOrigin, status, error, elapsed / 1000, cancelled);

@@ -4,6 +4,7 @@ import type { Bulkhead, BulkheadSnapshot } from '@lifeline/bulkhead';
 import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
 import {
   abortError,
+  checkOptionNames,
   isLifelineError,
   CoarseTimer,
   Deadline,
@@ -18,7 +19,17 @@ import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '
 import { Agent, Pool, type Dispatcher } from 'undici';
 import { Call, type CallSettings } from './call.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
-import { isReplayable, resolveClientOptions, type ClientOptions, type Logger, type QueryValue, type RequestOptions } from './options.ts';
+import {
+  callDuration,
+  CALL_OPTION_NAMES,
+  CALL_OPTIONS,
+  isReplayable,
+  resolveClientOptions,
+  type ClientOptions,
+  type Logger,
+  type QueryValue,
+  type RequestOptions,
+} from './options.ts';
 import { ResponseCollector, type LifelineResponse } from './response.ts';
 import { startCallTrace, Telemetry } from './telemetry.ts';
 
@@ -149,6 +160,9 @@ export class LifelineClient {
    */
   async request(options: RequestOptions): Promise<LifelineResponse> {
     if (this.#closed) throw new LifelineError('ABORTED', `${this.name}: the client is closed`, { service: this.name });
+    // A misspelt option is refused, not ignored (`timout` would leave the default deadline):
+    // a for-in over the call's few own keys, about 25 ns a call (mitata), under 0.1 % of its CPU.
+    for (const key in options) if (CALL_OPTIONS[key] !== true) checkOptionNames('', options, CALL_OPTION_NAMES);
     const method = options.method ?? 'GET';
     const path = options.path;
     if (typeof path !== 'string' || path[0] !== '/') {
@@ -175,12 +189,14 @@ export class LifelineClient {
     }
     const replayable = isReplayable(body);
 
-    const timeout = options.timeout ?? this.#timeout;
+    const timeout = options.timeout === undefined ? this.#timeout : callDuration('timeout', options.timeout);
     const clock = this.#settings.clock;
     const own = timeout === Infinity ? undefined : Deadline.after(timeout, clock);
     const deadline = Deadline.earliest(Deadline.earliest(own, options.deadline), inbound?.deadline) ?? Deadline.after(Infinity, clock);
     const settings =
-      options.attemptTimeout === undefined ? this.#settings : { ...this.#settings, attemptTimeout: options.attemptTimeout };
+      options.attemptTimeout === undefined
+        ? this.#settings
+        : { ...this.#settings, attemptTimeout: callDuration('attemptTimeout', options.attemptTimeout) };
 
     // The first call of a service may come before the resolver's first answer: wait for it, inside the deadline.
     if (this.pool !== undefined && !this.pool.resolved) await this.pool.ready(deadline, signal);

@@ -1,6 +1,7 @@
 import {
   checkDuration,
   checkInteger,
+  LifelineError,
   checkObject,
   checkOptionNames,
   optionNames,
@@ -24,7 +25,10 @@ export type { Logger } from '@lifeline/core';
  * `tracerProvider` / `meterProvider` when given.
  */
 export interface ClientOptions extends TelemetryOptions {
-  /** The dependency's name, as errors, logs and metrics call it (`payment`). Default: `service`. */
+  /**
+   * The dependency's name, as errors, logs and metrics call it (`payment`). Default: `service`
+   * with discovery, else the base URL's host (`payment:8080`).
+   */
   name?: string;
   /** Origin, optionally with a path prefix: `http://payment:8080/v1`. Either this, or `service` and `discovery`. */
   baseUrl?: string | URL;
@@ -99,6 +103,7 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 
 
 export type QueryValue = string | number | boolean | undefined | readonly (string | number | boolean)[];
 
+/** Options of one call: {@link LifelineClient.request}'s, and the verbs' (without `method` and `path`). */
 export interface RequestOptions {
   method?: HttpMethod;
   /** Path after the base URL's prefix, starting with `/`. */
@@ -125,6 +130,81 @@ export interface RequestOptions {
   /** Cancels the call. */
   signal?: AbortSignal;
   throwOnHttpError?: boolean;
+}
+
+/** @internal The names {@link RequestOptions} allows, to look up per call (a null-prototype record: no `toString` or `__proto__` match). */
+export const CALL_OPTIONS: Readonly<Record<string, true>> = Object.assign(
+  Object.create(null) as Record<string, true>,
+  {
+    method: true,
+    path: true,
+    query: true,
+    headers: true,
+    body: true,
+    json: true,
+    idempotent: true,
+    idempotencyKey: true,
+    timeout: true,
+    attemptTimeout: true,
+    deadline: true,
+    signal: true,
+    throwOnHttpError: true,
+  } satisfies { [K in keyof Required<RequestOptions>]: true },
+);
+
+/** @internal The names of {@link CALL_OPTIONS}, for the did-you-mean message. */
+export const CALL_OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(CALL_OPTIONS));
+
+/**
+ * @internal A per-call `timeout` or `attemptTimeout`, under the name the caller used: a number
+ * above 0, or `Infinity`. A valid one costs one comparison; the checks that name the problem
+ * run only for a bad one.
+ */
+export function callDuration(name: 'timeout' | 'attemptTimeout', value: unknown): number {
+  if (typeof value === 'number' && value > 0) return value;
+  checkDuration(name, value, true);
+  throw new RangeError(`lifeline: option \`${name}\` must be > 0, got 0`);
+}
+
+// What undici refuses in a header (lib/core/util.js): a name that is not an RFC 9110 token,
+// a value with a control character other than a tab, or a character above U+00FF.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * @internal The first header of `headers` (in any form undici takes: a record, a flat
+ * `[name, value, …]` array, or an iterable of pairs) that undici would refuse, as a
+ * {@link LifelineError} `INVALID_HEADER` naming it (never quoting the value, which may be a
+ * secret). `undefined` when every header is valid. Run only after undici refused a request,
+ * so valid calls never pay for it.
+ */
+export function invalidHeaderError(headers: unknown, service: string, cause?: unknown): LifelineError | undefined {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  let pairs: Iterable<readonly [unknown, unknown]>;
+  if (Array.isArray(headers)) {
+    const flat: [unknown, unknown][] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) flat.push([headers[i], headers[i + 1]]);
+    pairs = flat;
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    pairs = headers as Iterable<[unknown, unknown]>;
+  } else {
+    pairs = Object.entries(headers);
+  }
+  for (const [name, value] of pairs) {
+    const key = String(name);
+    if (!HEADER_NAME.test(key)) {
+      return new LifelineError('INVALID_HEADER', `${service}: header name ${JSON.stringify(key)} is not a valid HTTP token; nothing was sent`, { service, cause });
+    }
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'string' && BAD_HEADER_VALUE.test(v))) {
+      return new LifelineError(
+        'INVALID_HEADER',
+        `${service}: header \`${key}\` has a CR, LF or NUL in its value (or another character a header cannot hold); nothing was sent`,
+        { service, cause },
+      );
+    }
+  }
+  return undefined;
 }
 
 /** @internal */
@@ -212,7 +292,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     }
     prefix = basePath.replace(/\/$/, '');
   }
-  const name = checkString('name', options.name ?? service);
+  const name = checkString('name', options.name ?? service ?? new URL(origin).host);
   const timeout = checkDuration('timeout', options.timeout ?? 10_000, true);
   const attemptTimeout = checkDuration('attemptTimeout', options.attemptTimeout ?? 2_000, true);
   if (timeout === 0 || attemptTimeout === 0) {
@@ -242,6 +322,10 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(checkObject('headers', options.headers) ?? {})) {
     if (typeof value !== 'string') throw new TypeError(`lifeline: option \`headers.${key}\` must be a string, got ${typeof value}`);
+    if (!HEADER_NAME.test(key)) throw new TypeError(`lifeline: option \`headers\` has an invalid header name ${JSON.stringify(key)}`);
+    if (BAD_HEADER_VALUE.test(value)) {
+      throw new TypeError(`lifeline: option \`headers.${key}\` must be a valid header value (no CR, LF or NUL)`);
+    }
     headers[key.toLowerCase()] = value;
   }
   return {

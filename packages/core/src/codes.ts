@@ -23,6 +23,8 @@ export const ErrorCode = {
   SOCKET: 'SOCKET',
   /** The caller aborted the call through its AbortSignal. */
   ABORTED: 'ABORTED',
+  /** A request header cannot be sent: a CR, LF, NUL or other control character in its value, or a malformed name. */
+  INVALID_HEADER: 'INVALID_HEADER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -58,7 +58,9 @@ interface Mapping {
   title: string;
 }
 
-const ERROR_MAPPINGS: Record<ErrorCode, Mapping> = {
+// INVALID_HEADER is not here: a header the server's own outgoing call could not send is a
+// bug of the server, answered as any unexpected error is (500 INTERNAL).
+const ERROR_MAPPINGS: Record<Exclude<ErrorCode, 'INVALID_HEADER'>, Mapping> = {
   CIRCUIT_OPEN: { status: 503, title: 'Dependency unavailable' },
   BULKHEAD_REJECTED: { status: 503, title: 'Dependency saturated' },
   NO_ENDPOINTS: { status: 503, title: 'Dependency unavailable' },
@@ -126,7 +128,7 @@ export function problem(
  */
 export function problemFor(error: unknown, requestId?: string): ProblemResponse {
   if (isLifelineError(error)) {
-    const mapping = ERROR_MAPPINGS[error.code] as Mapping | undefined;
+    const mapping = (ERROR_MAPPINGS as Partial<Record<ErrorCode, Mapping>>)[error.code];
     if (mapping !== undefined) {
       return problem(mapping.status, error.code, mapping.title, error.message, { requestId, retryAfterMs: error.retryAfterMs });
     }
