@@ -16,12 +16,14 @@ describe('problemFor', () => {
     ['ABORTED', 499, false],
   ];
 
-  it.each(cases)('maps %s to %i', (code, status, retryAfter) => {
-    const response = problemFor(new LifelineError(code, `${code} happened`), 'req-1');
+  it.each(cases)('maps %s to %i, with a detail that says what failed, not where', (code, status, retryAfter) => {
+    const response = problemFor(new LifelineError(code, `payment: connect ECONNREFUSED 10.1.2.3:5432 (${code})`), 'req-1');
     expect(response.status).toBe(status);
     expect(response.headers['content-type']).toBe('application/problem+json');
     expect(response.headers['retry-after']).toBe(retryAfter ? '1' : undefined);
-    expect(response.body).toMatchObject({ status, code, detail: `${code} happened`, requestId: 'req-1' });
+    expect(response.body).toMatchObject({ status, code, requestId: 'req-1' });
+    expect(response.body.detail).toMatch(/^[A-Z].+\.$/);
+    for (const internal of ['10.1.2.3', 'ECONNREFUSED', 'payment']) expect(JSON.stringify(response.body)).not.toContain(internal);
     expect(response.body.type).toBe(`urn:lifeline:problem:${code.toLowerCase().replaceAll('_', '-')}`);
   });
 
@@ -31,8 +33,23 @@ describe('problemFor', () => {
     expect(response.body.requestId).toBeUndefined();
   });
 
-  it('maps a dependency HTTP status error to 502, whatever the dependency answered', () => {
-    expect(problemFor(new HttpStatusError(404, {}, 'not found', { service: 'user' })).status).toBe(502);
+  it('maps a dependency HTTP status error to 502, whatever the dependency answered, without its body', () => {
+    const response = problemFor(new HttpStatusError(500, {}, 'ERROR: relation "cards" at db-7.internal', { service: 'user' }));
+    expect(response.status).toBe(502);
+    expect(response.body.detail).toBe('A dependency of this service answered with an error.');
+    expect(JSON.stringify(response.body)).not.toContain('db-7');
+    expect(problemFor(new LifelineError('CONNECT', 'connect failed: connect ECONNREFUSED 127.0.0.1:1')).body.detail).toBe(
+      'A dependency of this service could not be reached.',
+    );
+    expect(problemFor(new LifelineError('DEADLINE_EXCEEDED', 'payment: deadline exceeded')).body.detail).toBe(
+      'The request could not be completed before its deadline.',
+    );
+  });
+
+  it('answers a header the service could not send (its own bug) as an unexpected error', () => {
+    const response = problemFor(new LifelineError('INVALID_HEADER', 'payment: header `x-card` has a CR, LF or NUL in its value'), 'r');
+    expect(response.status).toBe(500);
+    expect(response.body).toMatchObject({ code: 'INTERNAL', detail: 'The server could not complete the request.' });
   });
 
   it('answers 500 without the message of anything that is not a Lifeline error', () => {

@@ -52,26 +52,35 @@ export const ProblemCode = {
 
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 
-/** The problem an error code maps to: status, title, and whether a Retry-After is sent. */
+/**
+ * The problem an error code maps to. The detail is fixed per code: it says what failed, never
+ * where. An error's own message names internal addresses (`connect ECONNREFUSED
+ * 10.0.3.7:5432`), service names and a dependency's response body; it stays in the logs and
+ * the traces, and the caller gets the request id to quote.
+ */
 interface Mapping {
   status: number;
   title: string;
+  detail: string;
 }
+
+const DEPENDENCY_UNAVAILABLE = 'A dependency of this service is unavailable; try again later.';
+const DEADLINE = 'The request could not be completed before its deadline.';
 
 // INVALID_HEADER is not here: a header the server's own outgoing call could not send is a
 // bug of the server, answered as any unexpected error is (500 INTERNAL).
 const ERROR_MAPPINGS: Record<Exclude<ErrorCode, 'INVALID_HEADER'>, Mapping> = {
-  CIRCUIT_OPEN: { status: 503, title: 'Dependency unavailable' },
-  BULKHEAD_REJECTED: { status: 503, title: 'Dependency saturated' },
-  NO_ENDPOINTS: { status: 503, title: 'Dependency unavailable' },
-  RETRY_BUDGET_EXHAUSTED: { status: 503, title: 'Dependency unavailable' },
-  DEADLINE_EXCEEDED: { status: 504, title: 'Deadline exceeded' },
-  ATTEMPT_TIMEOUT: { status: 504, title: 'Deadline exceeded' },
-  HTTP_STATUS: { status: 502, title: 'Bad gateway' },
-  CONNECT: { status: 502, title: 'Bad gateway' },
-  SOCKET: { status: 502, title: 'Bad gateway' },
+  CIRCUIT_OPEN: { status: 503, title: 'Dependency unavailable', detail: DEPENDENCY_UNAVAILABLE },
+  BULKHEAD_REJECTED: { status: 503, title: 'Dependency saturated', detail: 'A dependency of this service is at its concurrency limit; try again later.' },
+  NO_ENDPOINTS: { status: 503, title: 'Dependency unavailable', detail: DEPENDENCY_UNAVAILABLE },
+  RETRY_BUDGET_EXHAUSTED: { status: 503, title: 'Dependency unavailable', detail: DEPENDENCY_UNAVAILABLE },
+  DEADLINE_EXCEEDED: { status: 504, title: 'Deadline exceeded', detail: DEADLINE },
+  ATTEMPT_TIMEOUT: { status: 504, title: 'Deadline exceeded', detail: DEADLINE },
+  HTTP_STATUS: { status: 502, title: 'Bad gateway', detail: 'A dependency of this service answered with an error.' },
+  CONNECT: { status: 502, title: 'Bad gateway', detail: 'A dependency of this service could not be reached.' },
+  SOCKET: { status: 502, title: 'Bad gateway', detail: 'The connection to a dependency of this service failed.' },
   // nginx's "client closed request": nobody reads this response, but logs and spans do.
-  ABORTED: { status: 499, title: 'Client closed request' },
+  ABORTED: { status: 499, title: 'Client closed request', detail: 'The request was cancelled before it completed.' },
 };
 
 /** Longest Retry-After written, in seconds: a day. */
@@ -120,7 +129,10 @@ export function problem(
  * | `DEADLINE_EXCEEDED`, `ATTEMPT_TIMEOUT` | 504 |
  * | `HTTP_STATUS`, `CONNECT`, `SOCKET` (a dependency failed) | 502 |
  * | `ABORTED` (the caller went away) | 499 |
- * | anything else | 500, with a generic detail: the message of a non-Lifeline error is never sent |
+ * | anything else | 500 `INTERNAL` |
+ *
+ * The detail is fixed per code and names no address, service or dependency response: an
+ * error's message is never sent (log it, or read it on the trace, by the request id).
  *
  * @example
  * try { await handle(req, res); }
@@ -130,7 +142,7 @@ export function problemFor(error: unknown, requestId?: string): ProblemResponse 
   if (isLifelineError(error)) {
     const mapping = (ERROR_MAPPINGS as Partial<Record<ErrorCode, Mapping>>)[error.code];
     if (mapping !== undefined) {
-      return problem(mapping.status, error.code, mapping.title, error.message, { requestId, retryAfterMs: error.retryAfterMs });
+      return problem(mapping.status, error.code, mapping.title, mapping.detail, { requestId, retryAfterMs: error.retryAfterMs });
     }
   }
   return problem(500, ProblemCode.INTERNAL, 'Internal Server Error', 'The server could not complete the request.', { requestId });

@@ -111,7 +111,8 @@ describe('Express middleware', () => {
     expect(JSON.parse(deadline.body)).toMatchObject({ code: 'DEADLINE_EXCEEDED', requestId: 'r-1' });
     const upstream = await send(url, { path: '/upstream' });
     expect(upstream.status).toBe(502);
-    expect(JSON.parse(upstream.body)).toMatchObject({ code: 'HTTP_STATUS', detail: 'payment answered 500' });
+    expect(JSON.parse(upstream.body)).toMatchObject({ code: 'HTTP_STATUS', detail: 'A dependency of this service answered with an error.' });
+    expect(upstream.body).not.toContain('payment');
     const bug = await send(url, { path: '/bug' });
     expect(bug.status).toBe(500);
     expect(bug.body).not.toContain('secret');

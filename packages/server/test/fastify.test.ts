@@ -133,7 +133,7 @@ describe('Fastify plugin', () => {
       type: 'urn:lifeline:problem:circuit-open',
       title: 'Dependency unavailable',
       status: 503,
-      detail: 'payment is open',
+      detail: 'A dependency of this service is unavailable; try again later.',
       code: 'CIRCUIT_OPEN',
       requestId: 'r-open',
     });
