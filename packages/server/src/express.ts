@@ -142,7 +142,7 @@ export function lifelineErrorHandler(lifeline: Lifeline): ErrorRequestHandler {
       return;
     }
     const response = expressProblem(error, inbound?.requestId);
-    if (response.status >= 500) lifeline.reportError(error, inbound);
+    lifeline.reportError(error, inbound, response);
     sendResponse(res, problemToResponse(response));
   };
 }

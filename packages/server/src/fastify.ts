@@ -20,6 +20,7 @@ import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
 import type { Admission } from './admission.ts';
 import { Lifeline } from './lifeline.ts';
+import { reportFailure } from './failure-report.ts';
 import { problemFor } from './problem.ts';
 import { healthBody } from './respond.ts';
 
@@ -91,8 +92,13 @@ function sendHealth(reply: FastifyReply, health: HealthResponse): void {
 export function lifelineErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = (error as FastifyError).statusCode;
   if (!isLifelineError(error) && typeof status === 'number' && status < 500) throw error;
-  if (!isLifelineError(error)) request.log.error({ err: error }, 'request handler failed');
-  const problem = problemFor(error, (request.lifeline as RequestContext | null)?.requestId);
+  const inbound = request.lifeline as InboundRequest | null;
+  const problem = problemFor(error, inbound?.requestId);
+  // Fastify's logger when it logs (a disabled one has no level), else the Lifeline's, else stderr.
+  const requestLog = typeof request.log.level === 'string' ? request.log : undefined;
+  const lifeline = (request.server as Partial<FastifyInstance>).lifeline;
+  if (lifeline !== undefined) lifeline.reportError(error, inbound ?? undefined, problem, requestLog);
+  else reportFailure(error, problem, inbound?.requestId, inbound?.span, requestLog);
   // A Buffer, so that Fastify sends the content-type as it is (it adds a charset to strings).
   return reply.code(problem.status).headers(problem.headers).send(Buffer.from(JSON.stringify(problem.body)));
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { checkDuration, checkFunction, checkInteger, checkObject, checkOptionNames, CoarseTimer, isLifelineError, type Disposable, type Logger } from '@lifeline/core';
+import { checkDuration, checkFunction, checkInteger, checkObject, checkOptionNames, CoarseTimer, type Disposable, type Logger } from '@lifeline/core';
 import { REQUEST_ID } from '@lifeline/trace';
 import { Gate, type Admission } from './admission.ts';
+import { reportFailure, type FailureLogger } from './failure-report.ts';
 import { Health, type HealthKind, type HealthResponse } from './health.ts';
 import { IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './idempotency/guard.ts';
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
@@ -9,6 +10,7 @@ import { IgnoredHeaders } from './ignored-headers.ts';
 import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
 import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './node-handler.ts';
 import { IDEMPOTENCY_DEFAULTS, LIFELINE_OPTIONS, type LifelineOptions, type LifelineSnapshot, type LifelineState } from './options.ts';
+import type { ProblemResponse } from './problem.ts';
 import { RequestStart } from './request-start.ts';
 import { endServerSpan } from './server-span.ts';
 import { Shutdown, type Closeable, type Deregistration, type ShutdownReport } from './shutdown.ts';
@@ -273,10 +275,13 @@ export class Lifeline {
     return this.#gate.admit(inbound, this.#state === 'draining' || this.#state === 'stopped');
   }
 
-  /** @internal Logs an unexpected handler error (a Lifeline error is an expected outcome and is not logged). */
-  reportError(error: unknown, inbound: InboundRequest | undefined): void {
-    if (isLifelineError(error)) return;
-    this.logger?.warn({ err: error, requestId: inbound?.requestId }, 'lifeline: request handler failed');
+  /**
+   * @internal Reports the error a request failed with, answered `response` (see
+   * `reportFailure`): to `requestLog` (Fastify's, when it logs), else to the `logger`
+   * option, else, for an unexpected error, to stderr.
+   */
+  reportError(error: unknown, inbound: InboundRequest | undefined, response: ProblemResponse, requestLog?: FailureLogger): void {
+    reportFailure(error, response, inbound?.requestId, inbound?.span, requestLog ?? this.logger);
   }
 
   #finish(res: ServerResponse): void {

@@ -30,8 +30,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function fail(lifeline: Lifeline, inbound: InboundRequest, res: ServerResponse, error: unknown): void {
-  lifeline.reportError(error, inbound);
-  sendResponse(res, problemToResponse(problemFor(error, inbound.requestId)));
+  const response = problemFor(error, inbound.requestId);
+  lifeline.reportError(error, inbound, response);
+  sendResponse(res, problemToResponse(response));
 }
 
 function run(lifeline: Lifeline, listener: NodeRequestHandler, inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
