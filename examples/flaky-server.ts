@@ -99,7 +99,9 @@ await scenario('GET /hang — a server that never answers: attempt timeouts, the
 });
 
 console.log('\n▸ Retry storm — 200 calls to a service that is down, with the retry budget on');
-const storm = createClient({ name: 'down', baseUrl, retry: { backoff: { next: () => 1 } } });
+// The breaker is off here to show the budget alone: with it on (the default), it opens after
+// 5 failures in a row and the remaining calls fail fast with CIRCUIT_OPEN, sending nothing.
+const storm = createClient({ name: 'down', baseUrl, retry: { backoff: { next: () => 1 } }, breaker: false });
 let refused = 0;
 storm.onGiveUp(({ reason }) => void (reason === 'budget' && refused++));
 const before = hits.get('/down') ?? 0;
