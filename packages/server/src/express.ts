@@ -66,10 +66,26 @@ export function lifelineMiddleware(lifeline: Lifeline): RequestHandler {
   };
 }
 
+/** Whether a request carries a body (type-is's test: a transfer-encoding, or a non-zero content-length). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function unreadBody(): Error {
+  return new Error(
+    'lifeline: idempotent() got a request body that no body parser read (req.body is undefined), so two requests ' +
+      'with the same Idempotency-Key and different bodies would look alike: put a body parser that accepts this ' +
+      'content type (express.json(), express.text(), express.raw()) before idempotent() on this route',
+  );
+}
+
 /**
  * Makes a route idempotent under the `Idempotency-Key` header. Put it after the body parser
  * (the body is part of the request's fingerprint) and after authentication (when `scope`
- * reads the caller from it).
+ * reads the caller from it). A keyed request whose body no parser read (none on the route, or
+ * none for its content type) is refused as a server error, logged with what to fix: it cannot
+ * be fingerprinted, and taking it as bodiless would replay one request's response to another.
  *
  * @example
  * app.post('/charges', express.json(), idempotent(lifeline, { required: true, scope: (req) => req.get('x-api-key') ?? '' }),
@@ -81,6 +97,10 @@ export function idempotent(lifeline: Lifeline, options: IdempotencyOptions<Reque
   const guard = checkLifeline('idempotent()', lifeline).guard<Request>(options);
   return function lifelineIdempotency(req, res, next) {
     const inbound = req.lifeline as InboundRequest | undefined;
+    if (req.body === undefined && req.headers['idempotency-key'] !== undefined && hasBody(req)) {
+      next(unreadBody());
+      return;
+    }
     let scope: string;
     try {
       scope = guard.scopeOf(req);
