@@ -5,6 +5,7 @@ import { writeBlocks } from './block-file.ts';
 import { commonJsTypeCheck, runCommonJsConsumer, writeCommonJsConsumers } from './commonjs.ts';
 import { userEnv } from './exec.ts';
 import { extractBlocks, type CodeBlock } from './extract.ts';
+import { checkImports } from './imports.ts';
 import { packPackages } from './pack.ts';
 import { checkTarballs } from './package-check.ts';
 import { createProject, installedVersions } from './project.ts';
@@ -44,8 +45,9 @@ export function documents(root: string): string[] {
 }
 
 /**
- * Type-checks every block with the project's compiler (one tsc run), then runs the
- * runnable ones. The project must have `typescript` and `@types/node` installed.
+ * Checks that every package a block imports is a dependency of the project, type-checks
+ * every block with the project's compiler (one tsc run), then runs the runnable ones. The
+ * project must have `typescript` and `@types/node` installed.
  */
 export async function checkBlocks(
   projectDir: string,
@@ -60,7 +62,7 @@ export async function checkBlocks(
     env,
   );
   const runFailures = await runBlocks(projectDir, files, env, options.runTimeoutMs);
-  return [...typeFailures, ...runFailures];
+  return [...checkImports(projectDir, files), ...typeFailures, ...runFailures];
 }
 
 export async function runDocsCheck(options: CheckOptions): Promise<CheckResult> {

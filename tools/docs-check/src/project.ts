@@ -4,8 +4,9 @@ import { describeEnd, describeOutput, exec, type ExecResult } from './exec.ts';
 import type { Failure } from './report.ts';
 
 /**
- * What a service adopting Lifeline installs beside it: the current OpenTelemetry SDK and
- * exporters, both web frameworks the server half adapts, the logger, the HTTP client, the
+ * What a service adopting Lifeline installs beside it: the current OpenTelemetry SDK, its
+ * resources, exporters and the undici instrumentation (@lifeline/trace exports the hook
+ * that keeps it from duplicating Lifeline's spans), both web frameworks the server half adapts, the logger, the HTTP client, the
  * Redis and etcd clients of the fleet-wide features, and the compiler and types an adopter
  * type-checks with. Unversioned, so npm takes the latest of each and saves a caret range.
  */
@@ -13,7 +14,10 @@ export const COMPANIONS = [
   '@opentelemetry/sdk-node',
   '@opentelemetry/api',
   '@opentelemetry/sdk-trace',
+  '@opentelemetry/resources',
+  '@opentelemetry/exporter-trace-otlp-http',
   '@opentelemetry/exporter-prometheus',
+  '@opentelemetry/instrumentation-undici',
   'fastify',
   'express',
   'pino',

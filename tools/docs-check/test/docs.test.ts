@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBlocks } from '../src/check.ts';
 import { exec, userEnv } from '../src/exec.ts';
 import { extractBlocks } from '../src/extract.ts';
+import { importedPackages } from '../src/imports.ts';
 import { relativeLinks } from '../src/package-check.ts';
 import { formatFailures } from '../src/report.ts';
 import { parseDiagnostics } from '../src/typecheck.ts';
@@ -15,9 +16,12 @@ const fence = '```';
 describe('a broken example', () => {
   // A project with the workspace's own compiler and Node types: enough for blocks that do
   // not import Lifeline, without an npm install.
-  const project = mkdtempSync(join(tmpdir(), 'lifeline-docs-check-test-'));
-  writeFileSync(join(project, 'package.json'), '{ "name": "broken-docs", "private": true, "type": "module" }\n');
-  symlinkSync(join(root, 'node_modules'), join(project, 'node_modules'), 'dir');
+  let project = '';
+  beforeAll(() => {
+    project = mkdtempSync(join(tmpdir(), 'lifeline-docs-check-test-'));
+    writeFileSync(join(project, 'package.json'), '{ "name": "broken-docs", "private": true, "type": "module" }\n');
+    symlinkSync(join(root, 'node_modules'), join(project, 'node_modules'), 'dir');
+  });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
   const markdown = [
@@ -46,6 +50,11 @@ describe('a broken example', () => {
     `${fence}ts fragment`, //                               23
     'broken;', //                                           24
     fence, //                                               25
+    '', //                                                  26
+    `${fence}ts fragment`, //                               27
+    "import { pad } from 'left-pad';", //                   28
+    'pad;', //                                              29
+    fence, //                                               30
   ].join('\n');
 
   it('is reported with its file and line, each failure once, and nothing else is', async () => {
@@ -58,6 +67,8 @@ describe('a broken example', () => {
       'docs/broken.md:15', // the fragment's type error
       'docs/broken.md:18', // the program that never exits
       'docs/broken.md:22', // the type error in the declare comment, at the comment's line
+      'docs/broken.md:28', // a package the project does not install …
+      'docs/broken.md:28', // … which the compiler cannot find either
       'docs/broken.md:7', //  the program that throws
     ]);
     const byWhere = new Map(failures.map((f) => [f.where, f]));
@@ -69,7 +80,8 @@ describe('a broken example', () => {
     expect(byWhere.get('docs/broken.md:15')?.detail).toContain('15 | const label: string = count;');
     expect(byWhere.get('docs/broken.md:18')?.message).toContain('did not finish within 2 s');
     expect(byWhere.get('docs/broken.md:22')?.message).toMatch(/TS2552 Cannot find name 'Strnig'/);
-    expect(report).toContain('docs/broken.md (4 failed)');
+    expect(failures.find((f) => f.where === 'docs/broken.md:28' && f.message.includes('imports left-pad'))).toBeDefined();
+    expect(report).toContain('docs/broken.md (6 failed)');
   });
 });
 
@@ -90,6 +102,27 @@ describe('relativeLinks', () => {
       { line: 2, target: './chart.svg' },
       { line: 7, target: '../bench/README.md' },
       { line: 8, target: 'docs/x.md' },
+    ]);
+  });
+});
+
+describe('importedPackages', () => {
+  it('names the package of every import, export-from, dynamic import and require, not builtins or relative files', () => {
+    const code = [
+      "import { createClient } from '@lifeline/client';",
+      "import type { Logger } from 'pino';",
+      "export { lifelinePlugin } from '@lifeline/server/fastify';",
+      "import 'dotenv/config'; import { readFile } from 'node:fs/promises'; import os from 'os';",
+      "const { Redis } = await import('ioredis'); const local = require('./local.cjs');",
+      "declare const d: import('undici').Dispatcher; Array.from('abc');",
+    ].join('\n');
+    expect(importedPackages(code)).toEqual([
+      { name: '@lifeline/client', line: 1 },
+      { name: 'pino', line: 2 },
+      { name: '@lifeline/server', line: 3 },
+      { name: 'dotenv', line: 4 },
+      { name: 'ioredis', line: 5 },
+      { name: 'undici', line: 6 },
     ]);
   });
 });
