@@ -63,6 +63,12 @@ describe('createLifeline options', () => {
     );
     expect(() => createLifeline({ logger: { info: () => undefined } as never })).toThrow('got an object without them');
     expect(() => createLifeline({ idempotency: { store: {} as never } })).toThrow('lifeline: option `idempotency.store.begin` must be a function, got undefined');
+    expect(() => createLifeline({ idempotency: { store: { begin: () => undefined } as never } })).toThrow(
+      'lifeline: option `idempotency.store.complete` must be a function, got undefined',
+    );
+    expect(() => createLifeline().idempotent({ store: 'redis' as never }, () => undefined)).toThrow(
+      'lifeline: option `idempotency.store` must be an object, got "redis"',
+    );
     expect(createLifeline({ logger: { info: () => undefined, warn: () => undefined } }).logger).toBeDefined();
   });
 

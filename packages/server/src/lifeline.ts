@@ -1,10 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { checkDuration, checkFunction, checkInteger, checkObject, checkOptionNames, CoarseTimer, type Disposable, type Logger } from '@lifeline/core';
+import { checkDuration, checkInteger, checkObject, checkOptionNames, CoarseTimer, type Disposable, type Logger } from '@lifeline/core';
 import { REQUEST_ID } from '@lifeline/trace';
 import { Gate, type Admission } from './admission.ts';
 import { reportFailure, type FailureLogger } from './failure-report.ts';
 import { Health, type HealthKind, type HealthResponse } from './health.ts';
-import { IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './idempotency/guard.ts';
+import { checkStore, IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './idempotency/guard.ts';
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
 import { IgnoredHeaders } from './ignored-headers.ts';
 import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
@@ -72,8 +72,7 @@ export class Lifeline {
     const idempotency = options.idempotency ?? {};
     checkObject('idempotency', idempotency);
     checkOptionNames('idempotency', idempotency, IDEMPOTENCY_DEFAULTS);
-    if (idempotency.store !== undefined) checkFunction('idempotency.store.begin', (idempotency.store as Partial<IdempotencyStore>).begin);
-    this.#store = idempotency.store;
+    this.#store = checkStore(idempotency.store);
     this.#ttlMs = checkInteger('idempotency.ttlMs', idempotency.ttlMs ?? DAY_MS, 1);
     const lockDefault = Number.isFinite(this.timeout) ? Math.max(60_000, Math.ceil(2 * this.timeout)) : 60_000;
     this.#lockMs = checkInteger('idempotency.lockMs', idempotency.lockMs ?? lockDefault, 1);

@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 /** Answers the time the request has left, as the handler sees it. */
-const remaining = (): unknown => ({ remaining: currentRequestContext()!.deadline.remaining() });
+const remaining = (): unknown => ({ remaining: currentRequestContext()!.deadline!.remaining() });
 
 for (const [name, adapter] of Object.entries(adapters)) {
   describe(`inbound deadline headers over ${name}`, () => {

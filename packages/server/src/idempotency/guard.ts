@@ -37,6 +37,16 @@ export interface IdempotencyOptions<Req = unknown> {
 /** @internal The names {@link IdempotencyOptions} allows. */
 export const IDEMPOTENCY_OPTIONS = optionNames<IdempotencyOptions>({ store: true, required: true, scope: true, ttlMs: true, lockMs: true });
 
+/** @internal Checks that an `idempotency.store` option has the methods a guard calls, when the route is set up. */
+export function checkStore(store: unknown): IdempotencyStore | undefined {
+  if (store === undefined) return undefined;
+  checkObject('idempotency.store', store);
+  for (const method of ['begin', 'complete', 'release'] as const) {
+    checkFunction(`idempotency.store.${method}`, (store as Partial<IdempotencyStore>)[method]);
+  }
+  return store as IdempotencyStore;
+}
+
 /** @internal Counters of the idempotency guards of one Lifeline. */
 export class IdempotencyStats {
   executed = 0;
@@ -146,8 +156,7 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
     checkObject('idempotency', opts);
     // A misspelt `required` would quietly make a required key optional.
     checkOptionNames('idempotency', opts, names);
-    if (opts.store !== undefined) checkFunction('idempotency.store.begin', (opts.store as Partial<IdempotencyStore>).begin);
-    this.#store = opts.store ?? defaults.store;
+    this.#store = checkStore(opts.store) ?? defaults.store;
     this.required = opts.required ?? false;
     if (typeof this.required !== 'boolean') {
       throw new TypeError(`lifeline: option \`idempotency.required\` must be a boolean, got ${String(this.required)}`);
