@@ -12,6 +12,7 @@ import { createProject, installedVersions } from './project.ts';
 import { uniqueFailures, type Failure } from './report.ts';
 import { runBlocks } from './run-blocks.ts';
 import { ADOPTER_COMPILER_OPTIONS, typeCheck, type ExtraFile } from './typecheck.ts';
+import { separateUpstream, upstreamTypeErrors } from './upstream.ts';
 
 export interface CheckOptions {
   /** The repository root. */
@@ -26,6 +27,8 @@ export interface CheckOptions {
 
 export interface CheckResult {
   failures: Failure[];
+  /** Errors in a companion's own .d.ts that it shows without Lifeline too: reported, not counted. */
+  upstream: Failure[];
   blocks: number;
   runnable: number;
   tarballs: number;
@@ -69,7 +72,7 @@ export async function runDocsCheck(options: CheckOptions): Promise<CheckResult> 
   const { root, log, tempDir } = options;
   const failures: Failure[] = [];
   // The early returns below hand back this same list; the last step replaces it de-duplicated.
-  const result: CheckResult = { failures, blocks: 0, runnable: 0, tarballs: 0 };
+  const result: CheckResult = { failures, upstream: [], blocks: 0, runnable: 0, tarballs: 0 };
   const env = userEnv(root);
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -121,12 +124,15 @@ export async function runDocsCheck(options: CheckOptions): Promise<CheckResult> 
 
   // 4. The blocks and the CommonJS consumers, type-checked then run.
   const extras = writeCommonJsConsumers(projectDir);
-  const [blockFailures, commonJsTypeFailures] = await Promise.all([
+  const [blockFailures, commonJsTypeFailures, upstream] = await Promise.all([
     checkBlocks(projectDir, blocks, env, { extras }),
     typeCheck(projectDir, commonJsTypeCheck(), env),
+    upstreamTypeErrors(projectDir, env),
   ]);
   const commonJsRunFailures = await runCommonJsConsumer(projectDir, env);
-  result.failures = uniqueFailures([...failures, ...blockFailures, ...commonJsTypeFailures, ...commonJsRunFailures], projectDir);
+  const separated = separateUpstream([...failures, ...blockFailures, ...commonJsTypeFailures, ...commonJsRunFailures], upstream);
+  result.failures = uniqueFailures(separated.own, projectDir);
+  result.upstream = uniqueFailures(separated.upstream, projectDir);
   log(`› type-checked ${blocks.length} blocks and ran ${result.runnable} (${elapsed()})`);
   return result;
 }

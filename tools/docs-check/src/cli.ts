@@ -55,10 +55,15 @@ try {
   else removeTempDir(tempDir);
 }
 
-const { failures } = result;
+const { failures, upstream } = result;
+if (upstream.length > 0) {
+  console.log("\nNot counted: errors in a companion's own .d.ts, which it shows without Lifeline too (skipLibCheck: false)");
+  console.log(formatFailures(upstream, '·', 'not counted'));
+}
 if (failures.length > 0) console.log(formatFailures(failures));
 const seconds = ((performance.now() - started) / 1000).toFixed(0);
+const notCounted = upstream.length > 0 ? `, ${upstream.length} upstream type error${upstream.length === 1 ? '' : 's'} not counted` : '';
 console.log(
-  `\ndocs-check: ${result.blocks} block${result.blocks === 1 ? '' : 's'} (${result.runnable} run, ${result.blocks - result.runnable} type-checked), ${result.tarballs} tarballs — ${failures.length} failed (${seconds} s)`,
+  `\ndocs-check: ${result.blocks} block${result.blocks === 1 ? '' : 's'} (${result.runnable} run, ${result.blocks - result.runnable} type-checked), ${result.tarballs} tarballs — ${failures.length} failed${notCounted} (${seconds} s)`,
 );
 process.exitCode = failures.length > 0 ? 1 : 0;

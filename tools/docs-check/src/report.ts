@@ -40,7 +40,7 @@ export function uniqueFailures(failures: readonly Failure[], projectDir: string)
  * The failures grouped by document or step, each with where and what, details indented:
  * the steps first (packing, install, package types), then the documents by name.
  */
-export function formatFailures(failures: readonly Failure[]): string {
+export function formatFailures(failures: readonly Failure[], mark = '✗', counted = 'failed'): string {
   const groups = new Map<string, Failure[]>();
   const ordered = [...failures].sort((a, b) => rank(a.group).localeCompare(rank(b.group)));
   for (const failure of ordered) {
@@ -50,9 +50,9 @@ export function formatFailures(failures: readonly Failure[]): string {
   }
   const out: string[] = [];
   for (const [group, list] of groups) {
-    out.push('', `${group} (${list.length} failed)`);
+    out.push('', `${group} (${list.length} ${counted})`);
     for (const failure of [...list].sort((a, b) => (a.line ?? 0) - (b.line ?? 0))) {
-      out.push(`  ✗ ${failure.where}: ${failure.message}`);
+      out.push(`  ${mark} ${failure.where}: ${failure.message}`);
       if (failure.detail) out.push(indent(failure.detail, '      '));
     }
   }

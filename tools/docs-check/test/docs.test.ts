@@ -9,6 +9,7 @@ import { importedPackages } from '../src/imports.ts';
 import { relativeLinks } from '../src/package-check.ts';
 import { formatFailures } from '../src/report.ts';
 import { parseDiagnostics } from '../src/typecheck.ts';
+import { separateUpstream } from '../src/upstream.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const fence = '```';
@@ -124,6 +125,23 @@ describe('importedPackages', () => {
       { name: 'ioredis', line: 5 },
       { name: 'undici', line: 6 },
     ]);
+  });
+});
+
+describe('separateUpstream', () => {
+  it("sets aside only third-party .d.ts errors that the companions show on their own", () => {
+    const error = (where: string, message = 'TS7016 Could not find a declaration file') => ({ group: 'g', where, message });
+    const upstream = [error('node_modules/ioredis/built/errors/WatchError.d.ts:1'), error('node_modules/@lifeline/x/dist/a.d.ts:1')];
+    const failures = [
+      error('node_modules/ioredis/built/errors/WatchError.d.ts:1'), //           upstream's
+      error('node_modules/ioredis/built/errors/WatchError.d.ts:1', 'TS2300 other'), // not in the control
+      error('node_modules/pino/types.d.ts:3'), //                                 not in the control
+      error('node_modules/@lifeline/x/dist/a.d.ts:1'), //                         Lifeline's, always counted
+      error('docs/a.md:3'),
+    ];
+    const { own, upstream: set } = separateUpstream(failures, upstream);
+    expect(set).toEqual([failures[0]]);
+    expect(own).toEqual(failures.slice(1));
   });
 });
 
