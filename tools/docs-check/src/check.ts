@@ -98,7 +98,7 @@ export async function runDocsCheck(options: CheckOptions): Promise<CheckResult> 
   result.blocks = blocks.length;
   result.runnable = blocks.filter((b) => b.kind === 'run').length;
   if (blocks.length === 0) failures.push({ group: 'docs-check', where: docs.join(', '), message: 'no ts/js code block found' });
-  log(`› ${blocks.length} blocks in ${docs.length} document${docs.length === 1 ? '' : 's'}`);
+  log(`› ${blocks.length} block${blocks.length === 1 ? '' : 's'} in ${docs.length} document${docs.length === 1 ? '' : 's'}`);
 
   // 2. The tarballs.
   const tarballDir = join(tempDir, 'tarballs');
@@ -133,7 +133,7 @@ export async function runDocsCheck(options: CheckOptions): Promise<CheckResult> 
   const separated = separateUpstream([...failures, ...blockFailures, ...commonJsTypeFailures, ...commonJsRunFailures], upstream);
   result.failures = uniqueFailures(separated.own, projectDir);
   result.upstream = uniqueFailures(separated.upstream, projectDir);
-  log(`› type-checked ${blocks.length} blocks and ran ${result.runnable} (${elapsed()})`);
+  log(`› type-checked ${blocks.length} block${blocks.length === 1 ? '' : 's'} and ran ${result.runnable} (${elapsed()})`);
   return result;
 }
 

@@ -168,7 +168,7 @@ describe('the docs', () => {
       env: process.env,
       timeoutMs: 570_000,
     });
-    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.code, `${result.stderr}\n${result.stdout}`).toBe(0);
     expect(result.stdout).toMatch(/docs-check: \d+ blocks .* 9 tarballs — 0 failed/);
   }, 600_000);
 });
