@@ -4,13 +4,10 @@ import { isIP, connect } from 'node:net';
 import { checkDuration, checkInteger } from '@lifeline/core';
 import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, RecordType } from 'dns-packet';
-import { hostPort, parseHostPort } from './instance.ts';
+import { DnsQueryError, type DnsServer } from './dns-query-error.ts';
+import { parseHostPort } from './instance.ts';
 
-/** A DNS server: an IP address and a port. */
-export interface DnsServer {
-  readonly host: string;
-  readonly port: number;
-}
+export { DnsQueryError, type DnsServer };
 
 export interface DnsClientOptions {
   /** Servers as `ip`, `ip:port` or `[ipv6]:port`, asked in order. */
@@ -31,22 +28,6 @@ export interface DnsResponse {
   /** The server that answered, and how. */
   readonly server: DnsServer;
   readonly transport: 'udp' | 'tcp';
-}
-
-/**
- * A failed query. `code` is the server's rcode (`NXDOMAIN`, `SERVFAIL`, `REFUSED`, ...),
- * `TIMEOUT`, `ABORTED`, `BADNAME`, `BADRESPONSE`, or the socket's error code (`ECONNREFUSED`, ...).
- */
-export class DnsQueryError extends Error {
-  readonly code: string;
-  readonly server: DnsServer | undefined;
-
-  constructor(code: string, message: string, server?: DnsServer, options?: ErrorOptions) {
-    super(server === undefined ? `lifeline: dns: ${message}` : `lifeline: dns: ${message} (server ${hostPort(server.host, server.port)})`, options);
-    this.name = 'DnsQueryError';
-    this.code = code;
-    this.server = server;
-  }
 }
 
 /** Ends a query at once: the name does not exist, or the caller gave up. Anything else tries the next server. */

@@ -5,4 +5,4 @@ export { Discovery, type DiscoveryOptions, type DiscoverySnapshot } from './disc
 export { ServicePool, type BalancerKind, type PoolMode, type PoolSnapshot, type EjectionEvent } from './service-pool.ts';
 export { Endpoint, type EndpointHealth, type EndpointSnapshot } from './endpoint.ts';
 export { DnsResolver, type DnsResolverOptions, type DnsRecordType } from './dns-resolver.ts';
-export { DnsQueryError } from './dns-query.ts';
+export { DnsQueryError } from './dns-query-error.ts';

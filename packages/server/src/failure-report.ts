@@ -4,7 +4,10 @@ import type { Exception, Span } from '@opentelemetry/api';
 import { ProblemCode, type ProblemResponse } from './problem.ts';
 
 /** @internal A logger a failed request is reported to: the Lifeline's `logger`, or Fastify's request logger (which has `error`). */
-export type FailureLogger = Logger & { error?: (object: object, message: string) => void };
+export type FailureLogger = Logger & {
+  error?: (object: object, message: string) => void;
+  debug?: (object: object, message: string) => void;
+};
 
 /**
  * @internal Reports the error a request failed with, once, when its problem response is chosen.
@@ -16,8 +19,10 @@ export type FailureLogger = Logger & { error?: (object: object, message: string)
  * - An unexpected error (answered 500 `INTERNAL`) is a bug and must never vanish: it goes to
  *   `logger` (at `error` when it has one, else `warn`), or, with no logger at all, to stderr.
  * - A Lifeline error answered 5xx (a dependency refused, failed, timed out, or is open) is an
- *   expected outcome: it goes to `logger` at `info` with its cause, so the request id the
- *   caller quotes leads to the address and the reason; nothing is written without a logger.
+ *   expected outcome, and during an outage every request has one: it goes to `logger` at
+ *   `debug` (pino's level, when the logger has it) with its cause, so the request id the
+ *   caller quotes leads to the address and the reason without a line per request at the
+ *   default level; the span always carries it. Nothing is written without a logger.
  */
 export function reportFailure(
   error: unknown,
@@ -30,7 +35,7 @@ export function reportFailure(
   span?.recordException(asException(error));
   const { code } = response.body;
   if (code !== ProblemCode.INTERNAL) {
-    logger?.info({ err: error, requestId, code }, `lifeline: request failed with ${code} (answered ${response.status})`);
+    logger?.debug?.({ err: error, requestId, code }, `lifeline: request failed with ${code} (answered ${response.status})`);
     return;
   }
   if (logger === undefined) {

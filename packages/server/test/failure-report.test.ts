@@ -22,13 +22,16 @@ function route(req: { url?: string }): unknown {
 }
 
 interface Line {
-  level: 'info' | 'warn' | 'error';
+  level: 'debug' | 'info' | 'warn' | 'error';
   object: Record<string, unknown>;
   message: string;
 }
 
-function recordingLogger(lines: Line[]): { info: (o: object, m: string) => void; warn: (o: object, m: string) => void } {
+type Log = (o: object, m: string) => void;
+
+function recordingLogger(lines: Line[]): { debug: Log; info: Log; warn: Log } {
   return {
+    debug: (object, message) => void lines.push({ level: 'debug', object: object as Record<string, unknown>, message }),
     info: (object, message) => void lines.push({ level: 'info', object: object as Record<string, unknown>, message }),
     warn: (object, message) => void lines.push({ level: 'warn', object: object as Record<string, unknown>, message }),
   };
@@ -63,7 +66,7 @@ for (const [name, adapter] of Object.entries(adapters)) {
       expect(stderr).toHaveBeenCalledTimes(1);
     });
 
-    it('a `logger` replaces stderr; a dependency failure is logged at info with its cause and request id', async () => {
+    it('a `logger` replaces stderr; a dependency failure is logged at debug (not a line per request at info) with its cause and request id', async () => {
       const lines: Line[] = [];
       app = await adapter(route, { lifeline: { logger: recordingLogger(lines) } });
       await send(app.url, { path: '/bug', headers: { 'x-request-id': 'req-bug' } });
@@ -72,7 +75,7 @@ for (const [name, adapter] of Object.entries(adapters)) {
       const failures = lines.filter((line) => line.object['requestId'] !== undefined);
       expect(failures.map((line) => [line.level, line.object['requestId']])).toEqual([
         ['warn', 'req-bug'],
-        ['info', 'req-connect'],
+        ['debug', 'req-connect'],
       ]);
       expect((failures[0]!.object['err'] as Error).message).toContain("reading 'card'");
       expect((failures[1]!.object['err'] as Error).message).toBe('connect failed: connect ECONNREFUSED 127.0.0.1:1');
