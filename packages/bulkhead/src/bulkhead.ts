@@ -9,10 +9,10 @@ import {
   type Clock,
   type Event,
   type ExecuteOptions,
-  type Policy,
   type PolicyContext,
   type TimerTask, checkOptionNames, optionNames
 } from '@lifeline/core';
+import type { Limiter } from './limiter.ts';
 
 /** Why a call got no slot. */
 export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed' | 'unavailable';
@@ -99,7 +99,7 @@ class Waiter implements TimerTask {
  * const bulkhead = new Bulkhead({ maxConcurrent: 10, maxQueue: 20, maxQueueWait: 500 });
  * const rows = await bulkhead.execute(() => db.query(sql), { deadline: Deadline.after(2_000) });
  */
-export class Bulkhead implements Policy {
+export class Bulkhead implements Limiter {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   readonly #maxQueueWait: number;

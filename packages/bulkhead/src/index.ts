@@ -6,3 +6,4 @@ export {
   type BulkheadRejection,
   type BulkheadRejectReason,
 } from './bulkhead.ts';
+export { isLimiter, type Limiter, type LimiterSnapshot } from './limiter.ts';
