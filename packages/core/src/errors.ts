@@ -33,8 +33,8 @@ export interface LifelineErrorOptions {
 /**
  * The base of every error Lifeline throws. `code` is stable; `retryable` says whether
  * the same call may succeed if tried again *and* is safe to repeat. Recognise errors with
- * the `is*` guards, which work across duplicate copies of the package (they check a
- * `Symbol.for` marker, not `instanceof`).
+ * the `is*` guards or `instanceof`: both check a `Symbol.for` marker, so they work across
+ * duplicate copies of the package.
  *
  * @example
  * try { await client.get('/users/1'); }
@@ -43,6 +43,22 @@ export interface LifelineErrorOptions {
  * }
  */
 export class LifelineError extends Error {
+  /**
+   * `error instanceof LifelineError` is true for a Lifeline error from any copy of the
+   * package (two versions in one dependency tree each have their own class): it checks the
+   * `Symbol.for` marker, as the `is*` guards do. A subclass inherits this method, so for a
+   * subclass it falls back to the ordinary prototype check — otherwise every Lifeline error
+   * would pass `instanceof` any subclass. Subclasses that stand for one code (`HttpStatusError`,
+   * `CircuitOpenError`, `BulkheadRejectedError`) override it with {@link errorHasInstance}.
+   *
+   * @example
+   * // `error` thrown by a second copy of @lifeline/core (another version in node_modules):
+   * if (error instanceof LifelineError) log.warn({ code: error.code }, 'dependency failed');
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return errorHasInstance(LifelineError, this, instance);
+  }
+
   readonly code: ErrorCode;
   readonly retryable: boolean;
   service: string | undefined;
@@ -108,12 +124,39 @@ export function isLifelineError(error: unknown, code?: ErrorCode): error is Life
 }
 
 /**
+ * The `instanceof` check of a Lifeline error class, for its `static [Symbol.hasInstance]`:
+ * for the class itself (`self === cls`), true for an error of `code` (any Lifeline error
+ * when `code` is omitted) from any copy of the package; for a subclass of it that does not
+ * override the method (`self` is that subclass), the ordinary prototype check.
+ *
+ * The code's marker stands for the class, so only one class may own a code, and an error
+ * of that code should be built as that class (`CIRCUIT_OPEN` as `CircuitOpenError`).
+ *
+ * @internal Used by Lifeline's error classes; not a stable public API.
+ * @example
+ * class CircuitOpenError extends LifelineError {
+ *   static override [Symbol.hasInstance](instance: unknown): boolean {
+ *     return errorHasInstance(CircuitOpenError, this, instance, 'CIRCUIT_OPEN');
+ *   }
+ * }
+ */
+export function errorHasInstance(
+  cls: abstract new (...args: never[]) => unknown,
+  self: abstract new (...args: never[]) => unknown,
+  instance: unknown,
+  code?: ErrorCode,
+): boolean {
+  if (self !== cls) return Function.prototype[Symbol.hasInstance].call(self, instance);
+  return isLifelineError(instance, code);
+}
+
+/**
  * Builds an error without capturing a stack trace. For expected, frequent rejections
  * (circuit open, bulkhead full, budget exhausted) where the stack is noise and its
  * capture is the dominant cost.
  *
  * @example
- * throw withoutStack(() => new LifelineError('CIRCUIT_OPEN', 'payment is open'));
+ * throw withoutStack(() => new LifelineError('RETRY_BUDGET_EXHAUSTED', 'no retry tokens left'));
  */
 export function withoutStack<E extends Error>(build: () => E): E {
   const limit = Error.stackTraceLimit;

@@ -1,4 +1,4 @@
-import { LifelineError, type LifelineErrorOptions } from './errors.ts';
+import { errorHasInstance, LifelineError, type LifelineErrorOptions } from './errors.ts';
 
 /** Response headers as undici parses them: lower-case names. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -13,6 +13,16 @@ export type ResponseHeaders = Record<string, string | string[] | undefined>;
  * }
  */
 export class HttpStatusError extends LifelineError {
+  /**
+   * True for an `HTTP_STATUS` error from any copy of the package, and for no other code
+   * (the `Symbol.for` marker, as `isHttpStatusError` checks).
+   *
+   * @example if (error instanceof HttpStatusError && error.status === 404) return null;
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return errorHasInstance(HttpStatusError, this, instance, 'HTTP_STATUS');
+  }
+
   readonly status: number;
   readonly headers: ResponseHeaders;
   /** The first bytes of the response body, decoded as UTF-8 (at most a few KiB). */

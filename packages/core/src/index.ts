@@ -6,6 +6,7 @@ export {
   type ErrorForCode,
   isLifelineError,
   errorMarker,
+  errorHasInstance,
   withoutStack,
 } from './errors.ts';
 export { HttpStatusError, type ResponseHeaders } from './http-status-error.ts';
