@@ -56,6 +56,8 @@ describe('Deadline', () => {
     expect(signal.aborted).toBe(false);
     await new Promise((resolve) => signal.addEventListener('abort', resolve));
     expect(isLifelineError(signal.reason, 'DEADLINE_EXCEEDED')).toBe(true);
+    // An expected outcome: built without capturing stack frames (only the message line).
+    expect((signal.reason as Error).stack?.split('\n')).toHaveLength(1);
   });
 
   it("a signal's timer never holds the process open: nothing would clear it when the work ends early", () => {

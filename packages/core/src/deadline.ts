@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.ts';
-import { LifelineError } from './errors.ts';
+import { LifelineError, withoutStack } from './errors.ts';
 
 /**
  * A point in time by which something must be done. Immutable; cheap to create (two
@@ -88,8 +88,9 @@ export class Deadline {
   signal(): AbortSignal {
     if (this.#signal !== undefined) return this.#signal;
     const remaining = this.remaining();
+    // An expected outcome, not a bug: no stack to capture.
     const reason = (): LifelineError =>
-      new LifelineError('DEADLINE_EXCEEDED', 'deadline exceeded', { retryable: false });
+      withoutStack(() => new LifelineError('DEADLINE_EXCEEDED', 'deadline exceeded', { retryable: false }));
     if (remaining === 0) {
       this.#signal = AbortSignal.abort(reason());
     } else {

@@ -33,6 +33,8 @@ describe('sleep', () => {
     controller.abort(new Error('stop'));
     const error: unknown = await wait.catch((e: unknown) => e);
     expect(isLifelineError(error, 'ABORTED')).toBe(true);
+    expect((error as Error).stack?.split('\n')).toHaveLength(1); // expected: no stack captured
+    expect((error as Error).cause).toEqual(new Error('stop'));
     expect(refTimers()).toBe(before);
   });
 });

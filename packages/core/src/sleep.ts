@@ -1,4 +1,4 @@
-import { isLifelineError, LifelineError } from './errors.ts';
+import { isLifelineError, LifelineError, withoutStack } from './errors.ts';
 
 /**
  * Waits `ms` milliseconds, or rejects with an `ABORTED` error as soon as `signal` aborts.
@@ -29,10 +29,16 @@ export function sleep(ms: number, signal?: AbortSignal, options?: { readonly ref
   });
 }
 
-/** The `ABORTED` error for an aborted signal (its reason is kept as the cause). */
+/**
+ * The `ABORTED` error for an aborted signal (its reason is kept as the cause). Built without
+ * a stack: an abort is an expected outcome (a caller gave up, a hedge lost), and the reason
+ * it keeps says where it came from.
+ *
+ * @example if (signal.aborted) throw abortError(signal);
+ */
 export function abortError(signal: AbortSignal): LifelineError {
   const reason: unknown = signal.reason;
   // A reason that already is a Lifeline error (a deadline's signal) says it best.
   if (isLifelineError(reason)) return reason;
-  return new LifelineError('ABORTED', 'the call was aborted', { cause: reason, retryable: false });
+  return withoutStack(() => new LifelineError('ABORTED', 'the call was aborted', { cause: reason, retryable: false }));
 }
