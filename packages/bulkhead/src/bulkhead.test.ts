@@ -1,10 +1,11 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { CoarseTimer, Deadline, isLifelineError, ManualClock } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
-import { Bulkhead, type BulkheadRejectedError } from './bulkhead.ts';
+import { Bulkhead, type BulkheadRejectedError, type BulkheadRejection } from './bulkhead.ts';
 
-function setup(options: { maxConcurrent: number; maxQueue: number; maxQueueWait?: number }) {
+function setup(options: { name?: string; maxConcurrent: number; maxQueue: number; maxQueueWait?: number }) {
   const clock = new ManualClock(0);
   const timer = new CoarseTimer({ clock, resolution: 10 });
   const bulkhead = new Bulkhead({ ...options, clock, timer });
@@ -134,11 +135,37 @@ describe('Bulkhead', () => {
     expect(seen).toEqual(['queue-full']);
   });
 
+  it('publishes each rejection on the lifeline:bulkhead:reject diagnostics channel, named', async () => {
+    const { bulkhead, advance } = setup({ name: 'payment', maxConcurrent: 1, maxQueue: 1, maxQueueWait: 50 });
+    const published: unknown[] = [];
+    const listener = (message: unknown): void => {
+      published.push(message);
+    };
+    bulkhead.tryAcquire();
+    const waiting = bulkhead.acquire().catch(() => undefined);
+    await bulkhead.acquire().catch(() => undefined); // queue-full, with nobody listening
+    subscribe('lifeline:bulkhead:reject', listener);
+    try {
+      await bulkhead.acquire().catch(() => undefined);
+      advance(60);
+      await waiting;
+    } finally {
+      unsubscribe('lifeline:bulkhead:reject', listener);
+    }
+    expect(published).toEqual<BulkheadRejection[]>([
+      { name: 'payment', reason: 'queue-full', inFlight: 1, queued: 1 },
+      { name: 'payment', reason: 'queue-timeout', inFlight: 1, queued: 0 },
+    ]);
+    expect(bulkhead.snapshot().rejected['queue-full']).toBe(2); // counted whether or not anyone listens
+    expect(new Bulkhead().name).toBe('bulkhead');
+  });
+
   it('rejects bad options naming them', () => {
     expect(() => new Bulkhead({ maxConcurrent: 0 })).toThrow(/`bulkhead.maxConcurrent` must be >= 1, got 0/);
     expect(() => new Bulkhead({ maxConcurrent: 2.5 })).toThrow(/integer/);
     expect(() => new Bulkhead({ maxQueue: -1 })).toThrow(/`bulkhead.maxQueue` must be >= 0, got -1/);
     expect(() => new Bulkhead({ maxQueueWait: Number.NaN })).toThrow(/`bulkhead.maxQueueWait` must be a number/);
+    expect(() => new Bulkhead({ name: '' })).toThrow(/`bulkhead.name` must be a non-empty string, got ""/);
   });
 
   it('property: never more than N in flight or M queued; admission is FIFO; every call ends once', async () => {

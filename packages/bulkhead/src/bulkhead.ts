@@ -1,6 +1,7 @@
 import {
   checkDuration,
   checkInteger,
+  checkString,
   CoarseTimer,
   EventEmitter,
   LifelineError,
@@ -12,12 +13,15 @@ import {
   type PolicyContext,
   type TimerTask, checkOptionNames, optionNames
 } from '@lifeline/core';
+import { rejectChannel } from './diagnostics.ts';
 import type { Limiter } from './limiter.ts';
 
 /** Why a call got no slot. */
 export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed' | 'unavailable';
 
 export interface BulkheadOptions {
+  /** Names the bulkhead in rejection events and on the `lifeline:bulkhead:reject` channel. Default `bulkhead`. */
+  name?: string;
   /** Calls allowed in flight at once. Default 100. */
   maxConcurrent?: number;
   /** Calls allowed to wait for a slot. 0 means fail at once when full. Default 200. */
@@ -29,7 +33,7 @@ export interface BulkheadOptions {
   clock?: Clock;
 }
 
-const BULKHEAD_OPTIONS = optionNames<BulkheadOptions>({ maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true });
+const BULKHEAD_OPTIONS = optionNames<BulkheadOptions>({ name: true, maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true });
 
 
 /** A bulkhead's state, as plain JSON. */
@@ -41,9 +45,17 @@ export interface BulkheadSnapshot {
   rejected: Record<BulkheadRejectReason, number>;
 }
 
+/** A call turned away: the `onRejected` event, also published on `lifeline:bulkhead:reject`. */
 export interface BulkheadRejection {
+  /** The bulkhead's `name` (a `FleetBulkhead`'s defaults to its `key`). */
+  name: string;
   reason: BulkheadRejectReason;
+  /**
+   * Calls holding a slot on this instance at the time. In rejections made by a
+   * `FleetBulkhead`'s local queue, calls still waiting for a fleet-wide slot count here.
+   */
   inFlight: number;
+  /** Calls waiting on this instance at the time. */
   queued: number;
 }
 
@@ -100,6 +112,7 @@ class Waiter implements TimerTask {
  * const rows = await bulkhead.execute(() => db.query(sql), { deadline: Deadline.after(2_000) });
  */
 export class Bulkhead implements Limiter {
+  readonly name: string;
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   readonly #maxQueueWait: number;
@@ -120,11 +133,12 @@ export class Bulkhead implements Limiter {
     unavailable: 0,
   };
   readonly #onRejected = new EventEmitter<BulkheadRejection>();
-  /** Fires on every rejection, with the reason. */
+  /** Fires on every rejection, with the reason (also published on diagnostics channel `lifeline:bulkhead:reject`). */
   readonly onRejected: Event<BulkheadRejection> = this.#onRejected.event;
 
   constructor(options: BulkheadOptions = {}) {
     checkOptionNames('bulkhead', options, BULKHEAD_OPTIONS);
+    this.name = options.name === undefined ? 'bulkhead' : checkString('bulkhead.name', options.name);
     this.maxConcurrent = checkInteger('bulkhead.maxConcurrent', options.maxConcurrent ?? 100);
     this.maxQueue = checkInteger('bulkhead.maxQueue', options.maxQueue ?? 200, 0);
     this.#maxQueueWait = checkDuration('bulkhead.maxQueueWait', options.maxQueueWait ?? Infinity, true);
@@ -249,7 +263,11 @@ export class Bulkhead implements Limiter {
 
   #reject(reason: BulkheadRejectReason, cause?: unknown): BulkheadRejectedError {
     this.#rejected[reason]++;
-    if (this.#onRejected.hasListeners) this.#onRejected.emit({ reason, inFlight: this.#inFlight, queued: this.#queued });
+    if (this.#onRejected.hasListeners || rejectChannel.hasSubscribers) {
+      const rejection: BulkheadRejection = { name: this.name, reason, inFlight: this.#inFlight, queued: this.#queued };
+      this.#onRejected.emit(rejection);
+      if (rejectChannel.hasSubscribers) rejectChannel.publish(rejection);
+    }
     const error = withoutStack(() => new BulkheadRejectedError(reason, messages[reason]));
     if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
     return error;

@@ -5,40 +5,34 @@ import {
   checkOneOf,
   checkOptionNames,
   checkString,
+  EventEmitter,
   optionNames,
   sleep,
   systemClock,
+  withoutStack,
   type Clock,
+  type Event,
   type Logger,
   type ExecuteOptions,
-  type Policy,
   type PolicyContext,
 } from '@lifeline/core';
 import type { Redis } from 'ioredis';
-import { Bulkhead, BulkheadRejectedError, type BulkheadOptions, type BulkheadSnapshot } from './bulkhead.ts';
-
-/**
- * Takes a lease if fewer than `limit` live ones exist. Time is Redis's own (TIME), so the
- * instances' clocks never have to agree. Expired leases (a crashed instance's) are dropped
- * first, so a slot is never lost for longer than the lease.
- * KEYS[1] the lease set; ARGV: lease id, limit, lease ms. Returns 1 when granted.
- */
-const ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
-  return 1
-end
-return 0
-`;
+import {
+  Bulkhead,
+  BulkheadRejectedError,
+  type BulkheadOptions,
+  type BulkheadRejection,
+  type BulkheadRejectReason,
+  type BulkheadSnapshot,
+} from './bulkhead.ts';
+import { rejectChannel } from './diagnostics.ts';
+import { defineLease, takeLease } from './lease.ts';
+import type { Limiter } from './limiter.ts';
 
 export interface FleetBulkheadOptions extends BulkheadOptions {
   /** A connected ioredis client (it is not closed by `close()`). Use `enableOfflineQueue: false` so an outage fails fast. */
   redis: Redis;
-  /** The limit's name: every instance using the same key shares one limit. */
+  /** The limit's name: every instance using the same key shares one limit. Also the default `name`. */
   key: string;
   /** A lease not released within this many ms expires (covers a crashed instance). Longer than any call. Default 60 000. */
   leaseMs?: number;
@@ -50,7 +44,15 @@ export interface FleetBulkheadOptions extends BulkheadOptions {
   logger?: Logger;
 }
 
-const FLEET_OPTIONS = optionNames<FleetBulkheadOptions>({ maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true, redis: true, key: true, leaseMs: true, pollMs: true, whenUnavailable: true, logger: true });
+const FLEET_OPTIONS = optionNames<FleetBulkheadOptions>({ name: true, maxConcurrent: true, maxQueue: true, maxQueueWait: true, timer: true, clock: true, redis: true, key: true, leaseMs: true, pollMs: true, whenUnavailable: true, logger: true });
+
+/**
+ * While Redis is unreachable and the local limit applies, `tryAcquire()` takes local slots
+ * without asking Redis for this long after the last failed attempt; then it answers `false`
+ * once, so that the next `acquire()` finds out whether Redis is back. Without it a caller
+ * that always tries `tryAcquire()` first would stay on the local limit forever.
+ */
+const RECHECK_MS = 1_000;
 
 export interface FleetBulkheadSnapshot extends BulkheadSnapshot {
   key: string;
@@ -66,6 +68,12 @@ export interface FleetBulkheadSnapshot extends BulkheadSnapshot {
  * instance's local {@link Bulkhead}, which also holds the limit when Redis is unreachable
  * (by default; `whenUnavailable: 'reject'` fails closed instead). The outage is logged once.
  *
+ * It is a {@link Limiter}, so a client can put it around whole calls. Taking a fleet-wide
+ * slot is a Redis round trip, so `tryAcquire()` answers `false` (call `acquire()`) except
+ * while Redis is unreachable and the local limit applies, when a free local slot is taken
+ * synchronously. `inFlight` and `queued` are this instance's: calls holding a fleet-wide
+ * slot, and calls waiting for one (in the local queue or polling Redis).
+ *
  * Why not bottleneck's Redis clustering (the design card's suggestion): measured against the
  * same redis-server it does ~3k acquire+release/s at ~4 ms median acquire, this 50–60k at
  * ~0.2 ms, and it rejects every call while Redis is down (bench/README.md, "Fleet limits").
@@ -75,7 +83,8 @@ export interface FleetBulkheadSnapshot extends BulkheadSnapshot {
  * const bulkhead = new FleetBulkhead({ redis, key: 'payment', maxConcurrent: 50 });
  * await bulkhead.execute(() => payment.post('/charges', { json }), { deadline });
  */
-export class FleetBulkhead implements Policy {
+export class FleetBulkhead implements Limiter {
+  readonly name: string;
   readonly maxConcurrent: number;
   readonly key: string;
   readonly #redis: Redis;
@@ -90,7 +99,22 @@ export class FleetBulkhead implements Policy {
   readonly #leases: string[] = [];
   /** Slots held under the local limit alone while Redis was down (no lease to give back). */
   #unleased = 0;
+  /** Calls holding a local slot while they poll Redis for a lease. */
+  #waiting = 0;
   #shared = true;
+  #closed = false;
+  /** While on the local limit: when `tryAcquire()` next defers to `acquire()` to ask Redis again. */
+  #recheckAt = 0;
+  /** Rejections made here, past the local queue (lease waits, an unreachable Redis, close). */
+  readonly #rejected: Record<BulkheadRejectReason, number> = {
+    'queue-full': 0,
+    'queue-timeout': 0,
+    deadline: 0,
+    aborted: 0,
+    closed: 0,
+    unavailable: 0,
+  };
+  readonly #onRejected = new EventEmitter<BulkheadRejection>();
 
   constructor(options: FleetBulkheadOptions) {
     checkOptionNames('bulkhead', options, FLEET_OPTIONS);
@@ -98,7 +122,9 @@ export class FleetBulkhead implements Policy {
       throw new TypeError('lifeline: option `bulkhead.redis` must be an ioredis client');
     }
     this.#redis = options.redis;
-    this.key = `lifeline:bulkhead:${checkString('bulkhead.key', options.key)}`;
+    const key = checkString('bulkhead.key', options.key);
+    this.key = `lifeline:bulkhead:${key}`;
+    this.name = options.name === undefined ? key : checkString('bulkhead.name', options.name);
     this.#leaseMs = checkInteger('bulkhead.leaseMs', options.leaseMs ?? 60_000, 1);
     this.#pollMs = checkDuration('bulkhead.pollMs', options.pollMs ?? 20);
     this.#maxQueueWait = checkDuration('bulkhead.maxQueueWait', options.maxQueueWait ?? Infinity, true);
@@ -106,29 +132,71 @@ export class FleetBulkhead implements Policy {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
     const { maxConcurrent, maxQueue, maxQueueWait, timer, clock } = options;
-    this.#local = new Bulkhead({ maxConcurrent, maxQueue, maxQueueWait, timer, clock });
+    this.#local = new Bulkhead({ name: this.name, maxConcurrent, maxQueue, maxQueueWait, timer, clock });
     this.maxConcurrent = this.#local.maxConcurrent;
-    this.#redis.defineCommand('lifelineAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+    defineLease(this.#redis);
   }
+
+  /**
+   * Fires on every rejection, the local queue's (`queue-full`, …) and the fleet-wide wait's
+   * (`queue-timeout`, `deadline`, `aborted`, `closed`, `unavailable`); also published on
+   * diagnostics channel `lifeline:bulkhead:reject`.
+   */
+  readonly onRejected: Event<BulkheadRejection> = (listener) => {
+    const local = this.#local.onRejected(listener);
+    const own = this.#onRejected.event(listener);
+    return {
+      dispose: () => {
+        local.dispose();
+        own.dispose();
+      },
+    };
+  };
 
   /** Whether the fleet-wide limit is in force (Redis reachable). */
   get shared(): boolean {
     return this.#shared;
   }
 
+  /** Calls on this instance holding a slot (a fleet-wide lease, or a local slot while Redis is unreachable). */
+  get inFlight(): number {
+    return this.#local.inFlight - this.#waiting;
+  }
+
+  /** Calls on this instance waiting for a slot: in the local queue, or asking Redis for a lease. */
+  get queued(): number {
+    return this.#local.queued + this.#waiting;
+  }
+
+  /**
+   * Takes a slot without waiting or I/O, which is possible only while Redis is unreachable
+   * and the local limit applies (`whenUnavailable: 'local'`): then a free local slot is
+   * taken. Otherwise `false`: a fleet-wide slot needs a Redis round trip, so call `acquire()`.
+   * Pair a `true` with `release()`.
+   */
+  tryAcquire(): boolean {
+    if (this.#shared || this.#failClosed || this.#clock.now() >= this.#recheckAt) return false;
+    if (!this.#local.tryAcquire()) return false;
+    this.#unleased++;
+    return true;
+  }
+
   /**
    * Waits for a slot under the fleet-wide limit: first this instance's local queue, then a
    * lease from Redis, asked again every `pollMs` until the wait's end (`maxQueueWait`, the
-   * deadline, the signal).
+   * deadline, the signal, `close()`).
    */
   async acquire(options: ExecuteOptions = {}): Promise<void> {
     const waitEnds = Math.min(options.deadline?.at ?? Infinity, this.#clock.now() + this.#maxQueueWait);
     if (!this.#local.tryAcquire()) await this.#local.acquire(options);
+    this.#waiting++;
     try {
       await this.#lease(options, waitEnds);
     } catch (error) {
       this.#local.release();
       throw error;
+    } finally {
+      this.#waiting--;
     }
   }
 
@@ -144,8 +212,13 @@ export class FleetBulkhead implements Policy {
     this.#local.release();
   }
 
+  /**
+   * Runs `fn` in a fleet-wide slot, releasing it when `fn` settles.
+   *
+   * @example await bulkhead.execute(({ signal }) => fetch(url, { signal }), { deadline: Deadline.after(2_000) });
+   */
   async execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: ExecuteOptions = {}): Promise<T> {
-    await this.acquire(options);
+    if (!this.tryAcquire()) await this.acquire(options);
     try {
       return await fn({ attempt: 1, signal: options.signal, deadline: options.deadline });
     } finally {
@@ -154,46 +227,75 @@ export class FleetBulkhead implements Policy {
   }
 
   snapshot(): FleetBulkheadSnapshot {
-    return { ...this.#local.snapshot(), key: this.key, shared: this.#shared, leasesHeld: this.#leases.length };
+    const local = this.#local.snapshot();
+    const rejected = { ...local.rejected };
+    for (const reason of Object.keys(rejected) as BulkheadRejectReason[]) rejected[reason] += this.#rejected[reason];
+    return {
+      ...local,
+      inFlight: this.inFlight,
+      queued: this.queued,
+      rejected,
+      key: this.key,
+      shared: this.#shared,
+      leasesHeld: this.#leases.length,
+    };
   }
 
-  /** Rejects local waiters and stops; leases still held expire in Redis after leaseMs. */
+  /** Rejects waiters (local and fleet-wide) with reason `closed` and refuses new calls; leases still held expire in Redis after leaseMs. */
   close(): void {
+    this.#closed = true;
     this.#local.close();
   }
 
   async #lease(options: ExecuteOptions, waitEnds: number): Promise<void> {
     const id = randomUUID();
     for (;;) {
+      if (this.#closed) throw this.#reject('closed', 'bulkhead closed');
       let granted: boolean;
       try {
-        granted = (await (this.#redis as unknown as LeaseCommands).lifelineAcquire(this.key, id, this.maxConcurrent, this.#leaseMs)) === 1;
+        granted = await takeLease(this.#redis, this.key, id, this.maxConcurrent, this.#leaseMs);
       } catch (error) {
         this.#unavailable(error);
-        if (this.#failClosed) throw new BulkheadRejectedError('unavailable', 'bulkhead: the shared limit (Redis) is unreachable');
+        if (this.#failClosed) throw this.#reject('unavailable', 'bulkhead: the shared limit (Redis) is unreachable');
         this.#unleased++;
         return; // the local slot already held is the limit now
       }
       this.#available();
       if (granted) {
+        if (this.#closed) {
+          this.#redis.zrem(this.key, id).catch(() => undefined);
+          throw this.#reject('closed', 'bulkhead closed');
+        }
         this.#leases.push(id);
         return;
       }
       const left = waitEnds - this.#clock.now();
       if (left <= 0) {
-        throw new BulkheadRejectedError(
-          waitEnds === options.deadline?.at ? 'deadline' : 'queue-timeout',
-          'bulkhead full: no fleet-wide slot freed up in time',
-        );
+        throw this.#reject(waitEnds === options.deadline?.at ? 'deadline' : 'queue-timeout', 'bulkhead full: no fleet-wide slot freed up in time');
       }
       // Ref'd: a call waiting for a fleet-wide slot is in flight and keeps the process up.
-      await sleep(Math.min(left, this.#pollMs * (0.5 + Math.random())), options.signal, { ref: true }).catch(() => {
-        throw new BulkheadRejectedError('aborted', 'bulkhead: the call was aborted while waiting for a slot');
+      await sleep(Math.min(left, this.#pollMs * (0.5 + Math.random())), options.signal, { ref: true }).catch((error: unknown) => {
+        throw this.#reject('aborted', 'bulkhead: the call was aborted while waiting for a slot', options.signal?.reason ?? error);
       });
     }
   }
 
+  /** Counts, reports and builds (without a stack: it is expected) a rejection made past the local queue. */
+  #reject(reason: BulkheadRejectReason, message: string, cause?: unknown): BulkheadRejectedError {
+    this.#rejected[reason]++;
+    if (this.#onRejected.hasListeners || rejectChannel.hasSubscribers) {
+      // The rejected call itself still counts as waiting until #lease unwinds.
+      const rejection: BulkheadRejection = { name: this.name, reason, inFlight: this.inFlight, queued: this.queued - 1 };
+      this.#onRejected.emit(rejection);
+      if (rejectChannel.hasSubscribers) rejectChannel.publish(rejection);
+    }
+    const error = withoutStack(() => new BulkheadRejectedError(reason, message));
+    if (cause !== undefined) Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
+    return error;
+  }
+
   #unavailable(error: unknown): void {
+    this.#recheckAt = this.#clock.now() + RECHECK_MS;
     if (!this.#shared) return;
     this.#shared = false;
     this.#logger?.warn(
@@ -207,8 +309,4 @@ export class FleetBulkhead implements Policy {
     this.#shared = true;
     this.#logger?.info({ key: this.key }, 'fleet bulkhead: Redis reachable again, the shared limit applies');
   }
-}
-
-interface LeaseCommands {
-  lifelineAcquire(key: string, id: string, limit: number, leaseMs: number): Promise<number>;
 }

@@ -4,7 +4,7 @@ import { Deadline } from '@lifeline/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FleetBulkhead } from '../src/redis.ts';
-import { startRedis, type RedisServer } from './redis-server.ts';
+import { ready, redisClient, startRedis, type RedisServer } from './redis-server.ts';
 
 let server: RedisServer;
 const clients: Redis[] = [];
@@ -26,20 +26,8 @@ afterEach(async () => {
 });
 
 function connect(): Redis {
-  const client = new Redis({
-    port: server.port,
-    host: '127.0.0.1',
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => 50,
-  });
-  client.on('error', () => undefined); // reconnects are expected while the server is stopped
+  const client = redisClient(server.port);
   clients.push(client);
-  return client;
-}
-
-async function ready(client: Redis): Promise<Redis> {
-  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
   return client;
 }
 
@@ -65,7 +53,7 @@ async function otherInstance(hold: number, leaseMs = 60_000): Promise<ChildProce
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes(`held ${hold}`)) resolve();
     });
   });

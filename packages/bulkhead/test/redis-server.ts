@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 
 /** A real redis-server on 127.0.0.1 and a free port, no persistence, for one test file. */
 export interface RedisServer {
@@ -31,7 +32,7 @@ export async function startRedis(): Promise<RedisServer> {
         clearTimeout(timer);
         reject(new Error(`redis-server could not be started (is it installed? ./dev test installs it): ${error.message}`));
       });
-      proc.stdout!.on('data', (chunk: Buffer) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('Ready to accept connections')) {
           clearTimeout(timer);
           resolve();
@@ -50,4 +51,26 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await start();
   return { port, start, stop };
+}
+
+/**
+ * An ioredis client for the tests: fails fast while the server is down (no offline queue,
+ * no retries per request) and reconnects every 50 ms. Disconnect it when done.
+ */
+export function redisClient(port: number): Redis {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 50,
+  });
+  client.on('error', () => undefined); // reconnects are expected while the server is stopped
+  return client;
+}
+
+/** Resolves once the client is connected. */
+export async function ready(client: Redis): Promise<Redis> {
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  return client;
 }
