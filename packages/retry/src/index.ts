@@ -6,14 +6,15 @@ export {
   type DecorrelatedJitterBackoffOptions,
 } from './backoff.ts';
 export { RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot } from './retry-budget.ts';
+export { RetryPolicy, type RetryPolicyOptions } from './retry-policy.ts';
 export {
-  RetryPolicy,
-  type RetryPolicyOptions,
-  type RetryEvent,
-  type GiveUpEvent,
-  type RetryExecuteOptions,
+  RetryDecision,
+  requestedWaitMs,
+  type RetryInput,
+  type StopReason,
   type GiveUpReason,
-} from './retry-policy.ts';
+} from './retry-decision.ts';
+export { type RetryEvent, type GiveUpEvent, type RetryExecuteOptions } from './retry-events.ts';
 export { isRetryable, isTransientStatus, isTransientNetworkError, isConnectFailure, errorCodeOf } from './classify.ts';
 export { parseRetryAfter } from './retry-after.ts';
 export {

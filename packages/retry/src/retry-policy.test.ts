@@ -2,7 +2,8 @@ import { Deadline, isLifelineError, LifelineError, ManualClock } from '@lifeline
 import { describe, expect, it } from 'vitest';
 import { ExponentialBackoff } from './backoff.ts';
 import { RetryBudget } from './retry-budget.ts';
-import { RetryPolicy, type GiveUpEvent, type RetryEvent } from './retry-policy.ts';
+import { RetryPolicy } from './retry-policy.ts';
+import type { GiveUpEvent, RetryEvent } from './retry-events.ts';
 
 const transient = (message = 'transient', retryAfterMs?: number): LifelineError =>
   new LifelineError('SOCKET', message, { retryable: true, retryAfterMs });

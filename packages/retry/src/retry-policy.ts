@@ -1,22 +1,25 @@
-import pRetry from 'p-retry';
 import {
-  abortError,
   checkDuration,
   checkFunction,
   checkInteger,
+  checkOptionNames,
   checkRatio,
   EventEmitter,
-  LifelineError,
-  sleep,
+  HttpStatusError,
+  isLifelineError,
+  optionNames,
   withoutStack,
   type Event,
-  type ExecuteOptions,
   type Policy,
-  type PolicyContext, checkOptionNames, optionNames
+  type PolicyContext,
+  type ResponseHeaders,
 } from '@lifeline/core';
 import { ExponentialBackoff, type Backoff } from './backoff.ts';
-import { isRetryable } from './classify.ts';
+import { isConnectFailure, isRetryable, isTransientStatus } from './classify.ts';
+import { executeWithRetries } from './execute.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+import { RetryDecision, requestedWaitMs, stopped, type GiveUpReason, type RetryInput } from './retry-decision.ts';
+import type { GiveUpEvent, RetryEvent, RetryExecuteOptions } from './retry-events.ts';
 
 export interface RetryPolicyOptions {
   /** Attempts in total, the first included. Default 3. */
@@ -28,7 +31,10 @@ export interface RetryPolicyOptions {
    * policies, options to make one, or `false` for none. Default: 20 % + 10/s over 10 s.
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
-  /** Which failures to retry. Default {@link isRetryable}. */
+  /**
+   * Which failures to retry. Default {@link isRetryable}. A retryable response status
+   * reaches it as an `HttpStatusError` (built only when a predicate of your own is set).
+   */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
   /**
    * The shortest useful attempt, ms. A retry whose backoff plus this does not fit in the
@@ -43,46 +49,28 @@ export interface RetryPolicyOptions {
   maxServerDelay?: number;
   /** Extra random fraction added to a server's wait so clients told the same time spread out. Default 0.2. */
   serverDelayJitter?: number;
+  /** Source of randomness in [0, 1) for the server-wait jitter, for tests. */
   random?: () => number;
 }
 
 const RETRY_OPTIONS = optionNames<RetryPolicyOptions>({ maxAttempts: true, backoff: true, budget: true, shouldRetry: true, minAttemptTime: true, maxServerDelay: true, serverDelayJitter: true, random: true });
 
-
-/** A call waiting to retry is still in flight: its wait holds the process open, as its socket would. */
-const IN_FLIGHT = { ref: true } as const;
-
-/** Why a policy stopped retrying. */
-export type GiveUpReason = 'not-retryable' | 'attempts' | 'deadline' | 'budget' | 'server-delay';
-
-export interface RetryEvent {
-  /** The attempt that failed. */
-  attempt: number;
-  /** The wait before the next attempt, ms. */
-  delay: number;
-  error: unknown;
-}
-
-export interface GiveUpEvent {
-  reason: GiveUpReason;
-  attempt: number;
-  error: unknown;
-}
-
-/** {@link RetryPolicy.execute}'s options: the call's signal and deadline, and hooks for this call alone. */
-export interface RetryExecuteOptions extends ExecuteOptions {
-  /** Called before this call's retry waits (the policy's `onRetry` fires too). */
-  onRetry?(event: RetryEvent): void;
-  /** Called when this call's failed attempt is final (the policy's `onGiveUp` fires too). */
-  onGiveUp?(event: GiveUpEvent): void;
-}
+/** The longest wait a Node timer can hold (longer ones fire after 1 ms). */
+const MAX_WAIT_MS = 2 ** 31 - 1;
+const IDEMPOTENT = { idempotent: true } as const;
+const NOT_IDEMPOTENT = { idempotent: false } as const;
 
 /**
- * Retries transient failures with backoff, inside a retry budget and a deadline, on top
- * of p-retry's loop. Each retry must pass, in order: the predicate (a retryable failure),
- * the attempt limit, the server's requested wait (honoured, capped, jittered), the
- * deadline (the wait plus a minimal attempt must fit), and the budget (a token, or
- * `RETRY_BUDGET_EXHAUSTED` at once — never a wait).
+ * Retries transient failures with backoff, inside a retry budget and a deadline. Each
+ * retry must pass, in order: the failure is retryable and safe to repeat, the attempt
+ * limit, the server's requested wait (honoured, capped, jittered), the deadline (the wait
+ * plus a minimal attempt must fit), and the budget (a token, or no retry at once — never a
+ * wait).
+ *
+ * Two ways to drive it, one decision: {@link RetryPolicy.decide} answers synchronously for
+ * one failed attempt (an HTTP client's retry stage calls it and schedules the wait itself),
+ * and {@link RetryPolicy.execute} runs any async function under p-retry's loop, asking
+ * decide() after every failure — so the two cannot disagree.
  *
  * @example
  * const retry = new RetryPolicy({ maxAttempts: 3, budget: { ratio: 0.2 } });
@@ -93,6 +81,8 @@ export class RetryPolicy implements Policy {
   readonly budget: RetryBudget | undefined;
   readonly #backoff: Backoff;
   readonly #shouldRetry: (error: unknown, attempt: number) => boolean;
+  /** A predicate of the caller's: a retryable status must be shown to it (as an error). */
+  readonly #ownPredicate: boolean;
   readonly #minAttemptTime: number;
   readonly #maxServerDelay: number;
   readonly #serverJitter: number;
@@ -100,9 +90,9 @@ export class RetryPolicy implements Policy {
   readonly #onRetry = new EventEmitter<RetryEvent>();
   readonly #onGiveUp = new EventEmitter<GiveUpEvent>();
 
-  /** Fires before each retry's wait. */
+  /** Fires before each retry's wait, whoever drives the policy (decide() fires it). */
   readonly onRetry: Event<RetryEvent> = this.#onRetry.event;
-  /** Fires when a failed attempt is final, with the reason no retry followed. */
+  /** Fires when a failed attempt is final, with the reason no retry followed (not on an abort: the caller stopped, not the policy). */
   readonly onGiveUp: Event<GiveUpEvent> = this.#onGiveUp.event;
 
   constructor(options: RetryPolicyOptions = {}) {
@@ -115,77 +105,180 @@ export class RetryPolicy implements Policy {
     const budget = options.budget ?? {};
     this.budget = budget === false ? undefined : budget instanceof RetryBudget ? budget : new RetryBudget(budget);
     this.#shouldRetry = checkFunction('retry.shouldRetry', options.shouldRetry ?? isRetryable);
+    this.#ownPredicate = this.#shouldRetry !== isRetryable;
     this.#minAttemptTime = checkDuration('retry.minAttemptTime', options.minAttemptTime ?? 50);
-    this.#maxServerDelay = checkDuration('retry.maxServerDelay', options.maxServerDelay ?? 10_000, true);
+    // A wait past what a timer can hold would fire at once: no server can be obeyed that long.
+    this.#maxServerDelay = Math.min(MAX_WAIT_MS, checkDuration('retry.maxServerDelay', options.maxServerDelay ?? 10_000, true));
     this.#serverJitter = checkRatio('retry.serverDelayJitter', options.serverDelayJitter ?? 0.2);
     this.#random = checkFunction('retry.random', options.random ?? Math.random);
   }
 
+  /**
+   * Runs `fn` until it succeeds or {@link decide} says stop, on p-retry's loop: after each
+   * failure, decide() is asked (with the deadline's remaining time and the signal's state),
+   * and its wait is slept (the process is held open, as a call's socket would hold it).
+   * The call counts once in the budget. When the answer is stop, the call rejects with the
+   * last failure as thrown — or `RETRY_BUDGET_EXHAUSTED` (the failure as its `cause`) when
+   * the budget refused, or `ABORTED` when the signal aborted.
+   *
+   * @example
+   * const rows = await retry.execute(({ attempt, signal }) => db.query(sql, { signal }), { deadline: Deadline.after(2_000) });
+   */
   execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options: RetryExecuteOptions = {}): Promise<T> {
-    const { signal, deadline } = options;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return executeWithRetries(this, fn, options);
+  }
+
+  /**
+   * Counts one logical call in the retry budget (the ratio's denominator). Call it once per
+   * call, before its first attempt, when driving {@link decide} yourself; execute() does.
+   *
+   * @example policy.recordCall(); // a new request enters the retry stage
+   */
+  recordCall(): void {
     this.budget?.recordRequest();
-    let previousDelay = 0;
-    // The signal is not handed to p-retry: it would rethrow the bare abort reason. The
-    // function watches the signal during an attempt; the backoff wait below does between.
-    return pRetry((attempt) => fn({ attempt, signal, deadline }), {
-      retries: this.maxAttempts - 1,
-      // p-retry's own delay cannot do full jitter or honour a server's wait; ours runs in shouldRetry.
-      minTimeout: 0,
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft === 0 && (this.#onGiveUp.hasListeners || options.onGiveUp !== undefined) && this.#shouldRetry(error, attemptNumber)) {
-          this.#giveUp('attempts', attemptNumber, error, options);
-        }
-      },
-      shouldRetry: async ({ error, attemptNumber }) => {
-        if (signal?.aborted) throw abortError(signal);
-        const delay = this.#delayBeforeRetry(error, attemptNumber, previousDelay, options);
-        if (delay === undefined) return false;
-        previousDelay = delay;
-        if (this.#onRetry.hasListeners || options.onRetry !== undefined) {
-          const event: RetryEvent = { attempt: attemptNumber, delay, error };
-          options.onRetry?.(event);
-          if (this.#onRetry.hasListeners) this.#onRetry.emit(event);
-        }
-        await sleep(delay, signal, IN_FLIGHT);
-        return true;
-      },
-    });
   }
 
-  /** The wait before the next attempt, or undefined when there must be none. Throws when the budget is out. */
-  #delayBeforeRetry(error: unknown, attempt: number, previous: number, options: RetryExecuteOptions): number | undefined {
-    if (!this.#shouldRetry(error, attempt)) return this.#giveUp('not-retryable', attempt, error, options);
-    let delay = this.#backoff.next(attempt, previous);
-    const serverWait = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-    if (typeof serverWait === 'number' && serverWait > 0) {
-      if (serverWait > this.#maxServerDelay) return this.#giveUp('server-delay', attempt, error, options);
-      delay = Math.max(delay, serverWait * (1 + this.#random() * this.#serverJitter));
+  /**
+   * Decides, synchronously, what follows one failed attempt: retry after `delayMs`, or stop
+   * and why. Nothing is awaited, nothing is scheduled: the caller waits (on a shared coarse
+   * timer, say) and makes the next attempt. The rules, in order:
+   *
+   * 1. `aborted` → stop (`aborted`).
+   * 2. A response whose status is not a transient failure for this call (anything but 429,
+   *    502, 503, 504, and 500 when idempotent) → stop (`answer`): it is the call's answer.
+   *    This is the common path and it reads no header and allocates nothing.
+   * 3. A failure that cannot be sent again (`replayable: false`), or that the server may have
+   *    acted on while the call is not idempotent (anything but a connect failure), or that
+   *    the predicate (`shouldRetry`) refuses → `not-retryable`.
+   * 4. The attempt was the last (`maxAttempts`) → `attempts`.
+   * 5. The server's wait (`Retry-After`, else an exhausted `RateLimit`, parsed here once and
+   *    returned as `retryAfterMs`) is longer than `maxServerDelay` → `server-delay`.
+   * 6. The wait is the backoff, or the server's wait jittered upwards when longer; when
+   *    it plus `minAttemptTime` does not fit in `remainingMs` → `deadline`.
+   * 7. The budget has no retry left → `budget`. Only here, on a retry, is a token taken.
+   *
+   * The policy's `onRetry` and `onGiveUp` events are fired here (when something listens),
+   * so they mean the same whether execute() or an interceptor drives the policy; a caller's
+   * per-call reactions (telemetry on its own span, a per-call hook) read the returned
+   * decision. No event for `answer` or `aborted`: nothing was given up.
+   *
+   * Pass `into` to have the answer written there (zero allocation); without it, a stop
+   * without a server wait is a shared frozen constant and anything else a new object.
+   *
+   * How an undici interceptor's retry stage uses it: one handler per call that is itself
+   * the input (its fields updated in place), one decision object reused for every attempt,
+   * the wait on the client's shared `CoarseTimer` (the handler is the timer task), the next
+   * attempt dispatched from the timer — no promise, no closure per attempt:
+   *
+   * @example
+   * class RetryHandler implements Dispatcher.DispatchHandler, RetryInput, TimerTask {
+   *   attempt = 1; status = 0; headers: ResponseHeaders | undefined = undefined; error: unknown = undefined;
+   *   remainingMs = Infinity; previousDelayMs = 0; aborted = false;
+   *   readonly decision = new RetryDecision();
+   *   timerAt = 0; timerNext = null; timerPrev = null; timerSlot = -1;
+   *   constructor(
+   *     readonly stage: RetryStage, // { policy, timer, clock, dispatch }
+   *     readonly opts: Dispatcher.DispatchOptions,
+   *     readonly next: Dispatcher.DispatchHandler,
+   *     readonly deadline: Deadline,
+   *     readonly idempotent: boolean, // an idempotent method, or an Idempotency-Key header
+   *     readonly replayable: boolean, // a body that can be sent again
+   *   ) {
+   *     stage.policy.recordCall(); // once per call: the budget's denominator
+   *   }
+   *   onResponseStart(controller, status, headers, statusText) {
+   *     this.status = status; this.headers = headers; this.remainingMs = this.deadline.remaining();
+   *     const decision = this.stage.policy.decide(this, this.decision);
+   *     if (!decision.retry) {
+   *       // 'answer', or a final 503: the response goes on; decision.retryAfterMs is already parsed.
+   *       return this.next.onResponseStart?.(controller, status, headers, statusText);
+   *     }
+   *     controller.abort(DISCARDED); // this response is dropped: another attempt follows
+   *     this.#wait(decision.delayMs);
+   *   }
+   *   onResponseError(controller, error) {
+   *     this.status = 0; this.error = error; this.remainingMs = this.deadline.remaining();
+   *     const decision = this.stage.policy.decide(this, this.decision);
+   *     if (decision.retry) this.#wait(decision.delayMs);
+   *     else this.next.onResponseError?.(controller, decision.reason === 'budget' ? budgetExhausted(error) : error);
+   *   }
+   *   #wait(delayMs: number) {
+   *     this.previousDelayMs = delayMs;
+   *     this.stage.timer.schedule(this, this.stage.clock.now() + delayMs);
+   *   }
+   *   onTimer() {
+   *     this.attempt++;
+   *     this.stage.dispatch(this.opts, this);
+   *   }
+   * }
+   */
+  decide(input: RetryInput, into?: RetryDecision): RetryDecision {
+    if (input.aborted === true) return stopped(into, 'aborted', undefined);
+    const attempt = input.attempt;
+    const idempotent = input.idempotent !== false;
+    const status = input.status ?? 0;
+    let error: unknown = undefined;
+    let serverWait: number | undefined;
+    if (status !== 0) {
+      if (!isTransientStatus(status, idempotent ? IDEMPOTENT : NOT_IDEMPOTENT)) return stopped(into, 'answer', undefined);
+      const headers = input.headers;
+      serverWait = waitOf(input.retryAfterMs) ?? (headers === undefined ? undefined : requestedWaitMs(headers));
+      if (!idempotent || input.replayable === false || (this.#ownPredicate && !this.#shouldRetry(statusError(status, headers, serverWait), attempt))) {
+        return this.#giveUp(into, 'not-retryable', input, serverWait);
+      }
+    } else {
+      error = input.error;
+      serverWait = waitOf(input.retryAfterMs) ?? waitOf((error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs);
+      if (input.replayable === false || (!idempotent && !nothingSent(error)) || !this.#shouldRetry(error, attempt)) {
+        return this.#giveUp(into, 'not-retryable', input, serverWait);
+      }
     }
-    const deadline = options.deadline;
-    if (deadline !== undefined && delay + this.#minAttemptTime > deadline.remaining()) {
-      return this.#giveUp('deadline', attempt, error, options);
+    if (attempt >= this.maxAttempts) return this.#giveUp(into, 'attempts', input, serverWait);
+    let delay = this.#backoff.next(attempt, input.previousDelayMs ?? 0);
+    if (serverWait !== undefined) {
+      if (serverWait > this.#maxServerDelay) return this.#giveUp(into, 'server-delay', input, serverWait);
+      if (serverWait > 0) delay = Math.max(delay, serverWait * (1 + this.#random() * this.#serverJitter));
     }
-    if (this.budget !== undefined && !this.budget.tryAcquire()) {
-      this.#giveUp('budget', attempt, error, options);
-      throw withoutStack(
-        () =>
-          new LifelineError('RETRY_BUDGET_EXHAUSTED', 'retry budget exhausted: a retry was warranted but not allowed', {
-            cause: error,
-            retryable: false,
-            attempts: attempt,
-          }),
-      );
+    // A broken custom backoff (NaN, negative, beyond a timer) must not make a retry loop spin.
+    if (!(delay > 0)) delay = 0;
+    else if (delay > MAX_WAIT_MS) delay = MAX_WAIT_MS;
+    if (delay + this.#minAttemptTime > (input.remainingMs ?? Infinity)) return this.#giveUp(into, 'deadline', input, serverWait);
+    if (this.budget !== undefined && !this.budget.tryAcquire()) return this.#giveUp(into, 'budget', input, serverWait);
+    if (this.#onRetry.hasListeners) {
+      const event: RetryEvent = { attempt, delay, error };
+      if (status !== 0) event.status = status;
+      this.#onRetry.emit(event);
     }
-    return delay;
+    const decision = into ?? new RetryDecision();
+    decision.retry = true;
+    decision.delayMs = delay;
+    decision.reason = undefined;
+    decision.retryAfterMs = serverWait;
+    return decision;
   }
 
-  #giveUp(reason: GiveUpReason, attempt: number, error: unknown, options: RetryExecuteOptions): undefined {
-    if (this.#onGiveUp.hasListeners || options.onGiveUp !== undefined) {
-      const event: GiveUpEvent = { reason, attempt, error };
-      options.onGiveUp?.(event);
-      if (this.#onGiveUp.hasListeners) this.#onGiveUp.emit(event);
+  #giveUp(into: RetryDecision | undefined, reason: GiveUpReason, input: RetryInput, serverWait: number | undefined): RetryDecision {
+    if (this.#onGiveUp.hasListeners) {
+      const status = input.status ?? 0;
+      const event: GiveUpEvent = { reason, attempt: input.attempt, error: status === 0 ? input.error : undefined };
+      if (status !== 0) event.status = status;
+      this.#onGiveUp.emit(event);
     }
-    return undefined;
+    return stopped(into, reason, serverWait);
   }
+}
+
+/** A usable wait: a number >= 0 (Infinity included: a server that never wants a retry). */
+function waitOf(value: unknown): number | undefined {
+  return typeof value === 'number' && value >= 0 ? value : undefined;
+}
+
+/** A failure to connect: the request never left, so even a non-idempotent call may try again. */
+function nothingSent(error: unknown): boolean {
+  return isLifelineError(error, 'CONNECT') || isConnectFailure(error);
+}
+
+/** What a predicate of the caller's sees for a retryable status: the error the client would raise. */
+function statusError(status: number, headers: ResponseHeaders | undefined, retryAfterMs: number | undefined): HttpStatusError {
+  return withoutStack(() => new HttpStatusError(status, headers ?? {}, '', { retryable: true, retryAfterMs }));
 }
