@@ -1,7 +1,22 @@
 import { HttpStatusError } from '@lifeline/core';
 import { parseRetryAfter, rateLimitWaitMs, isTransientStatus } from '@lifeline/retry';
 import type { Dispatcher } from 'undici';
-import type { Call } from './call.ts';
+
+/** What an attempt reports to: its call. Declared here so the call depends on the attempt, never the reverse. @internal */
+export interface AttemptOwner {
+  readonly service: string;
+  /** Whether the call may be repeated (decides which statuses are transient). */
+  readonly idempotent: boolean;
+  /** The attempt's outcome for the breaker and the balancer: a status, or an error before one. */
+  attemptOutcome(status: number, error: unknown): void;
+  /** An undici error, as the Lifeline error that says whether a retry is safe. */
+  classify(error: Error): unknown;
+  /** This attempt's response is the call's answer. */
+  commit(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText: string): void;
+  data(chunk: Buffer): void;
+  end(trailers: Record<string, string | string[] | undefined>): void;
+  fail(error: unknown): void;
+}
 
 const PENDING = 0; // waiting for response headers
 const HELD = 1; // a retryable status arrived; its (small) body is kept in case it is the final answer
@@ -35,7 +50,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   readonly promise: Promise<Attempt>;
   #resolve!: (attempt: Attempt) => void;
   #reject!: (error: unknown) => void;
-  readonly #call: Call;
+  readonly #call: AttemptOwner;
   readonly #mayRetry: boolean;
   #state = PENDING;
   #controller: Dispatcher.DispatchController | null = null;
@@ -50,13 +65,23 @@ export class Attempt implements Dispatcher.DispatchHandler {
   #trailers: Record<string, string | string[] | undefined> = {};
   #failed = false;
 
-  constructor(call: Call, mayRetry: boolean) {
+  constructor(call: AttemptOwner, mayRetry: boolean) {
     this.#call = call;
     this.#mayRetry = mayRetry;
     this.promise = new Promise<Attempt>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+  }
+
+  /** Whether undici is still working on this attempt (sending, or delivering the call's answer). */
+  get inFlight(): boolean {
+    return this.#state === PENDING || this.#state === COMMITTED;
+  }
+
+  /** Whether this attempt holds a response that can still become the call's answer. */
+  get held(): boolean {
+    return this.#state === HELD && !this.#failed;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

@@ -1,10 +1,18 @@
 import type { Dispatcher } from 'undici';
 
+/** The call a controller belongs to. @internal */
+export interface ControlledCall {
+  /** Attempts the call has made so far. */
+  readonly attempts: number;
+  abort(reason: Error): void;
+}
+
 /**
  * The one controller the downstream handler sees for the whole call. Each attempt is a
  * separate dispatch with its own controller; this forwards pause/resume to the current one
  * (re-applying a pause when the target changes), so backpressure keeps working across
- * retries, and routes abort to the call so a pending backoff is cancelled too.
+ * retries, and routes abort to the call so a pending backoff is cancelled too. A
+ * downstream handler can read the call's `attempts` from it.
  *
  * @internal
  */
@@ -13,10 +21,15 @@ export class CallController implements Dispatcher.DispatchController {
   #paused = false;
   #aborted = false;
   #reason: Error | null = null;
-  readonly #onAbort: (reason: Error) => void;
+  readonly #call: ControlledCall;
 
-  constructor(onAbort: (reason: Error) => void) {
-    this.#onAbort = onAbort;
+  constructor(call: ControlledCall) {
+    this.#call = call;
+  }
+
+  /** Attempts the call has made so far (its last, once the response has started). */
+  get attempts(): number {
+    return this.#call.attempts;
   }
 
   set target(target: Dispatcher.DispatchController | null) {
@@ -58,6 +71,6 @@ export class CallController implements Dispatcher.DispatchController {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    this.#onAbort(reason);
+    this.#call.abort(reason);
   }
 }

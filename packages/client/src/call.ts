@@ -1,96 +1,96 @@
-import {
-  HttpStatusError,
-  isLifelineError,
-  LifelineError,
-  type Clock,
-  type CoarseTimer,
-  type Deadline,
-  type PolicyContext,
-  type TimerTask,
-} from '@lifeline/core';
+import { Deadline, HttpStatusError, isLifelineError, LifelineError, type PolicyContext, type TimerTask } from '@lifeline/core';
 import type { CircuitBreaker } from '@lifeline/breaker';
-import type { Endpoint, ServicePool } from '@lifeline/discovery';
-import type { GiveUpEvent, RetryEvent, RetryExecuteOptions, RetryPolicy } from '@lifeline/retry';
-import { BAGGAGE, formatDeadlineHeader, REQUEST_ATTEMPT, REQUEST_ID, REQUEST_TIMEOUT, TRACEPARENT, TRACESTATE } from '@lifeline/trace';
+import type { Endpoint } from '@lifeline/discovery';
+import type { GiveUpEvent, RetryEvent, RetryExecuteOptions } from '@lifeline/retry';
+import { currentRequestContext, formatDeadlineHeader, newRequestId, parentContext, REQUEST_ID, type RequestContext } from '@lifeline/trace';
 import { trace, type Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
-import { Attempt, heldAttemptOf } from './attempt.ts';
+import { Attempt, heldAttemptOf, type AttemptOwner } from './attempt.ts';
+import { attemptHeaders, ownAttemptHeaders } from './attempt-headers.ts';
 import { CallController } from './call-controller.ts';
+import type { CallSettings, LifelineDispatchOptions } from './call-settings.ts';
+import { invalidHeaderError } from './header-check.ts';
+import { headerValue } from './header-value.ts';
+import { isIdempotentMethod } from './idempotency.ts';
 import { mapNetworkError } from './map-error.ts';
-import { invalidHeaderError } from './options.ts';
-import { traceHeaders, type CallTrace, type Telemetry } from './telemetry.ts';
+import { isReplayable, readBody, replayableLength } from './request-body.ts';
+import { startCallTrace, traceHeaders, type CallTrace } from './telemetry.ts';
 
-/** What a call needs from its owner, resolved once at construction. @internal */
-export interface CallSettings {
-  readonly service: string;
-  readonly retry: RetryPolicy;
-  readonly attemptTimeout: number;
-  readonly timer: CoarseTimer;
-  readonly clock: Clock;
-  /** The breaker each attempt goes through, when there is one. */
-  readonly breaker: CircuitBreaker | undefined;
-  /** The service's endpoints, when the client uses discovery: each attempt picks one. */
-  readonly pool: ServicePool | undefined;
-  /** The request headers are always a record with lower-case names (the client's own calls, not an interceptor's). */
-  readonly ownHeaders: boolean;
-  readonly telemetry: Telemetry;
-}
+type HeaderRecord = Record<string, string | string[] | undefined>;
 
 const PENDING = 0;
 const COMMITTED = 1;
 const DONE = 2;
 
 /**
- * One logical call: attempts under the retry policy, a total deadline and a per-attempt
- * timeout, and exactly one outcome delivered to the downstream undici handler — the
- * client's response collector, or fetch's / undici.request's own handler when used as an
- * interceptor.
+ * One logical call through the pipeline, from the call stage to its single outcome: wait
+ * for discovery's first answer, take a limiter slot, then attempts under the retry policy
+ * — each routed (an endpoint picked, a breaker ticket taken), bounded (a per-attempt
+ * timeout inside the total deadline) and sent with the wire headers — and exactly one
+ * outcome delivered to the downstream undici handler: the client's response collector, or
+ * fetch's / undici.request's own handler.
+ *
+ * Its per-call inputs come from the dispatch options: the client's `lifeline` entry, or for
+ * a request from fetch / undici.request, the pipeline's defaults and the request being
+ * handled (its deadline, cancellation, request id and trace).
  *
  * Deadlines cost no timer and no AbortSignal per call: the call is its own entry in the
- * owner's {@link CoarseTimer}, scheduled at the attempt's end (min(attempt timeout,
+ * pipeline's {@link CoarseTimer}, scheduled at the attempt's end (min(attempt timeout,
  * deadline)) until response headers arrive and at the total deadline while the body is
  * read, and cancelled on completion. Nothing is aborted on success.
  *
  * @internal
  */
-export class Call implements TimerTask, RetryExecuteOptions {
+export class Call implements TimerTask, RetryExecuteOptions, AttemptOwner {
   timerAt = 0;
   timerNext: TimerTask | null = null;
   timerPrev: TimerTask | null = null;
   timerSlot = -1;
 
   readonly deadline: Deadline;
-  readonly signal: AbortSignal | undefined;
+  /** Ends the retry waits: the caller's signal joined with the pipeline's close signal. */
+  readonly signal: AbortSignal;
+  /** The caller's own signal (or the inbound request's), watched while the call is in flight. */
+  readonly callerSignal: AbortSignal | undefined;
   /** Whether the method (or an Idempotency-Key) makes repeating the call safe. */
   readonly idempotent: boolean;
   readonly service: string;
   attempts = 0;
   /** Called once when the call has its outcome. */
   onSettled: ((call: Call) => void) | undefined;
-  /** Links in the owner's list of calls in flight (intrusive: no per-call node or Set entry). */
+  /** Links in the pipeline's list of calls in flight (intrusive: no per-call node or Set entry). */
   prevInFlight: Call | null = null;
   nextInFlight: Call | null = null;
 
   readonly #settings: CallSettings;
   readonly #dispatch: Dispatcher.Dispatch;
-  readonly #options: Dispatcher.DispatchOptions;
+  #options: Dispatcher.DispatchOptions;
   readonly #downstream: Dispatcher.DispatchHandler;
   readonly #controller: CallController;
-  readonly #canRetry: boolean;
-  readonly #replayable: boolean;
+  /** The client built the headers: a record with lower-case names, defaults included. */
+  readonly #own: boolean;
+  readonly #attemptTimeout: number;
+  #replayable: boolean;
+  #canRetry: boolean;
   readonly #startedAt: number;
+  readonly #trace: CallTrace;
   #state = PENDING;
+  /** Whether the call holds a limiter slot. */
+  #slot = false;
   #attempt: Attempt | null = null;
   #attemptEndsAt = Infinity;
   #attemptStartedAt = 0;
   /** The breaker ticket of the attempt in progress; -1 once its outcome is reported. */
   #ticket = -1;
+  /** The breaker of the attempt in progress (without discovery). */
+  #breaker: CircuitBreaker | undefined;
   /** The endpoint of the attempt in progress (discovery), kept after it to steer the retry elsewhere. */
   #endpoint: Endpoint | undefined;
   /** Whether `#endpoint` still counts the attempt in flight. */
   #endpointBusy = false;
   #abortReason: Error | null = null;
-  readonly #trace: CallTrace;
+  /** Why the last attempt could not be sent (an open breaker) while a response was held. */
+  #refusal: Error | undefined;
   /** The attempt in progress has not reported its outcome yet. */
   #attemptOpen = false;
   #attemptSpan: Span | undefined;
@@ -98,44 +98,103 @@ export class Call implements TimerTask, RetryExecuteOptions {
   /** The status of the answer, once committed. */
   #status = 0;
 
-  constructor(
-    settings: CallSettings,
-    dispatch: Dispatcher.Dispatch,
-    options: Dispatcher.DispatchOptions,
-    downstream: Dispatcher.DispatchHandler,
-    deadline: Deadline,
-    signal: AbortSignal | undefined,
-    idempotent: boolean,
-    replayable: boolean,
-    callTrace: CallTrace,
-  ) {
+  constructor(settings: CallSettings, dispatch: Dispatcher.Dispatch, options: LifelineDispatchOptions, downstream: Dispatcher.DispatchHandler) {
     this.#settings = settings;
-    this.#trace = callTrace;
     this.service = settings.service;
     this.#dispatch = dispatch;
     this.#options = options;
     this.#downstream = downstream;
-    this.deadline = deadline;
-    this.signal = signal;
-    this.idempotent = idempotent;
-    this.#replayable = replayable;
-    this.#canRetry = idempotent && replayable;
+    const given = options.lifeline;
+    let inbound: RequestContext | undefined;
+    let requestId: string | undefined;
+    if (given !== undefined) {
+      inbound = given.inbound;
+      this.deadline = given.deadline;
+      this.callerSignal = given.signal;
+      this.idempotent = given.idempotent;
+      this.#attemptTimeout = given.attemptTimeout ?? settings.attemptTimeout;
+      this.#own = true;
+      const id = (options.headers as HeaderRecord)[REQUEST_ID];
+      if (typeof id === 'string') requestId = id;
+    } else {
+      // fetch() or undici.request(): the pipeline's defaults, inside the request being handled.
+      inbound = currentRequestContext();
+      const own = settings.timeout === Infinity ? undefined : Deadline.after(settings.timeout, settings.clock);
+      this.deadline = Deadline.earliest(own, inbound?.deadline) ?? Deadline.after(Infinity, settings.clock);
+      this.callerSignal = inbound?.signal;
+      this.idempotent = isIdempotentMethod(options.method) || headerValue(options.headers, 'idempotency-key') !== undefined;
+      this.#attemptTimeout = settings.attemptTimeout;
+      this.#own = false;
+      requestId = headerValue(options.headers, REQUEST_ID);
+    }
+    const caller = this.callerSignal;
+    this.signal = caller === undefined ? settings.closeSignal : AbortSignal.any([caller, settings.closeSignal]);
+    this.#replayable = isReplayable(options.body);
+    this.#canRetry = this.idempotent && this.#replayable;
     this.#startedAt = settings.clock.now();
-    this.#controller = new CallController((reason) => this.abort(reason));
+    this.#trace = startCallTrace(settings.telemetry, options.method, parentContext(inbound), requestId ?? inbound?.requestId ?? newRequestId());
+    this.#controller = new CallController(this);
   }
 
   start(): void {
     this.#downstream.onRequestStart?.(this.#controller, {});
+    // A body fetch() made from a string, bytes, a Blob, a form: read once, so a retry can send it again.
+    const length = this.idempotent && !this.#replayable && this.#settings.retry.maxAttempts > 1 ? replayableLength(this.#options) : -1;
+    if (length < 0) return this.#whenResolved();
+    readBody(this.#options.body as AsyncIterable<Uint8Array>, length).then(
+      (body) => {
+        this.#options = { ...this.#options, body };
+        this.#replayable = true;
+        this.#canRetry = this.idempotent;
+        this.#whenResolved();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** The first call of a service may come before the resolver's first answer: wait for it, inside the deadline. */
+  #whenResolved(): void {
+    const pool = this.#settings.pool;
+    if (pool === undefined || pool.resolved) return this.#admit();
+    pool.ready(this.deadline, this.signal).then(() => this.#admit(), (error: unknown) => this.fail(error));
+  }
+
+  /** Takes a slot of the limiter (waiting at most until the deadline), then runs the attempts. */
+  #admit(): void {
+    if (this.#state === DONE) return;
+    const limiter = this.#settings.limiter;
+    if (limiter === undefined) return this.#run();
+    if (limiter.tryAcquire()) {
+      this.#slot = true;
+      return this.#run();
+    }
+    limiter.acquire({ deadline: this.deadline, signal: this.signal }).then(
+      () => {
+        if (this.#state === DONE) return limiter.release();
+        this.#slot = true;
+        this.#run();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  #run(): void {
     this.#settings.retry.execute((context) => this.#startAttempt(context), this).then(undefined, (error: unknown) => {
       this.#onGiveUp(error);
     });
   }
 
-  /** Ends the call now with `reason` (the caller's abort, or the client being destroyed). */
+  /** Ends the call now with `reason` (the caller's abort, or the pipeline being destroyed). */
   abort(reason: Error): void {
     if (this.#state === DONE || this.#abortReason !== null) return;
     this.#abortReason = reason;
-    this.#attempt?.abort(reason);
+    const attempt = this.#attempt;
+    // An attempt undici is working on reports the abort back; otherwise nothing would, so end the call here.
+    if (attempt !== null && attempt.inFlight) attempt.abort(reason);
+    else {
+      attempt?.discard();
+      this.fail(reason);
+    }
   }
 
   /** The total deadline or the attempt timeout has passed. */
@@ -161,7 +220,7 @@ export class Call implements TimerTask, RetryExecuteOptions {
     return mapNetworkError(error, this.#canRetry, this.#replayable);
   }
 
-  commit(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText: string): void {
+  commit(controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, statusText: string): void {
     this.#state = COMMITTED;
     this.#status = status;
     this.#controller.target = controller;
@@ -174,7 +233,7 @@ export class Call implements TimerTask, RetryExecuteOptions {
     this.#downstream.onResponseData?.(this.#controller, chunk);
   }
 
-  end(trailers: Record<string, string | string[] | undefined>): void {
+  end(trailers: HeaderRecord): void {
     this.#settle();
     this.#settings.telemetry.endCall(this.#trace.span, this.#status, undefined, this.attempts);
     this.#downstream.onResponseEnd?.(this.#controller, trailers);
@@ -189,78 +248,101 @@ export class Call implements TimerTask, RetryExecuteOptions {
   }
 
   #startAttempt(context: PolicyContext): Promise<Attempt> {
-    this.#attempt?.discard();
-    if (this.#abortReason !== null) return Promise.reject(this.#abortReason);
+    if (this.#state === DONE || this.#abortReason !== null) {
+      this.#attempt?.discard();
+      return Promise.reject(this.#abortReason ?? new LifelineError('ABORTED', `${this.service}: the call has ended`));
+    }
     if (this.deadline.expired) {
+      this.#attempt?.discard();
       return Promise.reject(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
     }
     const settings = this.#settings;
-    let origin = this.#options.origin;
-    const pool = settings.pool;
-    if (pool !== undefined) {
-      // A retry prefers an endpoint other than the one that just failed.
-      const endpoint = pool.pick(this.#endpoint);
-      if (endpoint === undefined) {
-        const error = pool.unavailableError();
-        settings.telemetry.refused(this.#trace.span, error);
-        return Promise.reject(error);
-      }
-      this.#endpoint = endpoint;
-      this.#ticket = pool.begin(endpoint);
-      this.#endpointBusy = true;
-      origin = endpoint.origin;
-    } else if (settings.breaker !== undefined) {
-      try {
-        this.#ticket = settings.breaker.acquire();
-      } catch (error) {
-        // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
-        settings.telemetry.refused(this.#trace.span, error);
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
+    const origin = this.#route();
+    if (typeof origin !== 'string') {
+      settings.telemetry.refused(this.#trace.span, origin);
+      // The answer wins over the breaker: a response already received (a 503 with its body)
+      // stays the call's answer when its retry is refused; the refusal is only an event.
+      if (this.#attempt?.held === true) this.#refusal = origin;
+      else this.#attempt?.discard();
+      return Promise.reject(origin);
     }
+    this.#attempt?.discard();
     this.attempts = context.attempt;
     const attempt = new Attempt(this, this.#canRetry && context.attempt < settings.retry.maxAttempts);
     this.#attempt = attempt;
     this.#attemptStartedAt = settings.clock.now();
-    this.#attemptEndsAt = Math.min(this.#attemptStartedAt + settings.attemptTimeout, this.deadline.at);
+    this.#attemptEndsAt = Math.min(this.#attemptStartedAt + this.#attemptTimeout, this.deadline.at);
     this.#attemptOpen = true;
-    this.#attemptOrigin = String(origin);
+    this.#attemptOrigin = origin;
+    const options = this.#options;
     // A recorded call has a CLIENT span per attempt, and each attempt sends its own traceparent.
     let tracing = this.#trace.headers;
     const { context: callContext, tracer } = this.#trace;
     if (callContext !== undefined && tracer !== undefined) {
-      const span = settings.telemetry.startAttempt(tracer, callContext, this.#options.method, this.#attemptOrigin, this.#options.path, context.attempt);
+      const span = settings.telemetry.startAttempt(tracer, callContext, options.method, origin, options.path, context.attempt);
       this.#attemptSpan = span;
       tracing = traceHeaders(trace.setSpan(callContext, span), this.#trace.requestId);
     }
     // The attempt number, and the time this attempt has left in relative ms (no clock skew
     // between hosts), so the next hop stops working when this one stops waiting.
     const left = this.#attemptEndsAt - this.#attemptStartedAt;
-    const options: Dispatcher.DispatchOptions = {
-      ...this.#options,
+    const timeout = left === Infinity ? undefined : formatDeadlineHeader(left);
+    const number = String(context.attempt);
+    const attemptOptions: Dispatcher.DispatchOptions = {
+      ...options,
       origin,
-      headers: settings.ownHeaders
-        ? {
-            ...(this.#options.headers as Record<string, string | string[] | undefined>),
-            [REQUEST_ATTEMPT]: String(context.attempt),
-            [REQUEST_TIMEOUT]: left === Infinity ? undefined : formatDeadlineHeader(left),
-            ...tracing,
-          }
-        : withHeaders(this.#options.headers, String(context.attempt), left === Infinity ? undefined : formatDeadlineHeader(left), tracing),
+      headers: this.#own
+        ? ownAttemptHeaders(options.headers as HeaderRecord, number, timeout, tracing)
+        : attemptHeaders(options.headers, number, timeout, tracing, settings.headers),
     };
     settings.timer.schedule(this, this.#attemptEndsAt);
     try {
-      this.#dispatch(options, attempt);
+      this.#dispatch(attemptOptions, attempt);
     } catch (error) {
       attempt.onResponseError(null, error as Error);
     }
     return attempt.promise;
   }
 
+  /**
+   * Where the attempt goes: with discovery, a picked endpoint (its breaker ticket taken by
+   * the pool); else the request's origin, through the dependency's breaker (or the origin's,
+   * for an interceptor that serves any origin). An Error when the attempt must not be sent.
+   */
+  #route(): string | Error {
+    const settings = this.#settings;
+    const pool = settings.pool;
+    if (pool !== undefined) {
+      // A retry prefers an endpoint other than the one that just failed.
+      const endpoint = pool.pick(this.#endpoint);
+      if (endpoint === undefined) return pool.unavailableError();
+      this.#endpoint = endpoint;
+      this.#ticket = pool.begin(endpoint);
+      this.#endpointBusy = true;
+      return endpoint.origin;
+    }
+    const given = this.#options.origin;
+    const origin = typeof given === 'string' ? given : given === undefined ? '' : given.origin;
+    const breaker = settings.breaker ?? settings.breakers?.get(origin);
+    if (breaker === undefined) return origin;
+    try {
+      this.#ticket = breaker.acquire();
+    } catch (error) {
+      // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    this.#breaker = breaker;
+    return origin;
+  }
+
   /** The policy stopped: replay the last response if there is one, else report the error. */
   #onGiveUp(error: unknown): void {
     if (this.#state !== PENDING) return;
-    const held = heldAttemptOf(error);
+    let held = heldAttemptOf(error);
+    const refusal = this.#refusal;
+    if (held === undefined && refusal !== undefined && (error === refusal || (error as { cause?: unknown }).cause === refusal)) {
+      held = this.#attempt ?? undefined;
+    }
     if (held !== undefined && held === this.#attempt && this.#abortReason === null && held.replay()) return;
     held?.discard();
     this.fail(error);
@@ -282,7 +364,8 @@ export class Call implements TimerTask, RetryExecuteOptions {
     const span = this.#attemptSpan;
     this.#attemptSpan = undefined;
     settings.telemetry.endAttempt(span, this.#options.method, this.#attemptOrigin, status, error, elapsed / 1000, cancelled);
-    const { pool, breaker } = settings;
+    const pool = settings.pool;
+    const breaker = this.#breaker;
     if (pool !== undefined ? !this.#endpointBusy : breaker === undefined || this.#ticket === -1) return;
     const ticket = this.#ticket;
     this.#ticket = -1;
@@ -315,6 +398,10 @@ export class Call implements TimerTask, RetryExecuteOptions {
   #settle(): void {
     this.#state = DONE;
     this.#settings.timer.cancel(this);
+    if (this.#slot) {
+      this.#slot = false;
+      this.#settings.limiter!.release();
+    }
     this.onSettled?.(this);
   }
 
@@ -328,50 +415,3 @@ export class Call implements TimerTask, RetryExecuteOptions {
     return error instanceof Error ? error : new Error(String(error));
   }
 }
-
-type DispatchHeaders = Dispatcher.DispatchOptions['headers'];
-
-/**
- * `headers` with the attempt and remaining-time headers set (any other spelling of them
- * replaced), in whichever form undici was given them: a record, a flat `[name, value, …]`
- * array, or an iterable of pairs.
- */
-function withHeaders(
-  headers: DispatchHeaders,
-  attempt: string,
-  timeout: string | undefined,
-  tracing: Record<string, string> | undefined,
-): DispatchHeaders {
-  const set: Record<string, string> = { ...tracing, [REQUEST_ATTEMPT]: attempt };
-  if (timeout !== undefined) set[REQUEST_TIMEOUT] = timeout;
-  // Names we set replace any spelling of theirs, and so does the timeout even when we send
-  // none, and a tracestate when we send a traceparent (it belonged to another parent).
-  // A length check first: most names are none of ours, and lower-casing each would cost more.
-  const replaced = (name: string): boolean =>
-    name in set || name === REQUEST_TIMEOUT || (name === TRACESTATE && TRACEPARENT in set);
-  const ours = (key: string): boolean => OUR_NAME_LENGTHS.has(key.length) && replaced(key.toLowerCase());
-  if (Array.isArray(headers)) {
-    const out: string[] = [];
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (!ours(String(headers[i]))) out.push(headers[i] as string, headers[i + 1] as string);
-    }
-    for (const name in set) out.push(name, set[name]!);
-    return out;
-  }
-  const out: Record<string, string | string[] | undefined> = {};
-  if (headers !== undefined && headers !== null) {
-    if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-      for (const [key, v] of headers as Iterable<[string, string | string[]]>) if (!ours(key)) out[key] = v;
-    } else {
-      const record = headers as Record<string, string | string[] | undefined>;
-      for (const key in record) if (!ours(key)) out[key] = record[key];
-    }
-  }
-  for (const name in set) out[name] = set[name];
-  return out;
-}
-
-/** The lengths of the header names the interceptor sets. */
-const OUR_NAME_LENGTHS = new Set(
-  [REQUEST_ATTEMPT, REQUEST_TIMEOUT, REQUEST_ID, TRACEPARENT, TRACESTATE, BAGGAGE].map((name) => name.length),
-);

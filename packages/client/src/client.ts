@@ -1,44 +1,28 @@
-import { setMaxListeners } from 'node:events';
-import type { BreakerSnapshot, CircuitBreaker } from '@lifeline/breaker';
-import type { Bulkhead, BulkheadSnapshot } from '@lifeline/bulkhead';
-import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
-import {
-  abortError,
-  checkOptionNames,
-  isLifelineError,
-  CoarseTimer,
-  Deadline,
-  HttpStatusError,
-  LifelineError,
-  systemClock,
-  type Disposable,
-  type Event,
-} from '@lifeline/core';
-import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryBudgetSnapshot, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
-import { currentRequestContext, newRequestId, parentContext, REQUEST_ID } from '@lifeline/trace';
+import type { CircuitBreaker } from '@lifeline/breaker';
+import { isLimiter, type Limiter } from '@lifeline/bulkhead';
+import { abortError, checkOptionNames, Deadline, HttpStatusError, LifelineError, type Clock, type Event } from '@lifeline/core';
+import type { ServicePool } from '@lifeline/discovery';
+import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
+import { currentRequestContext } from '@lifeline/trace';
 import { Agent, Pool, type Dispatcher } from 'undici';
-import { Call, type CallSettings } from './call.ts';
+import type { LifelineDispatchOptions } from './call-settings.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
-import {
-  callDuration,
-  CALL_OPTION_NAMES,
-  CALL_OPTIONS,
-  isReplayable,
-  resolveClientOptions,
-  type ClientOptions,
-  type Logger,
-  type QueryValue,
-  type RequestOptions,
-} from './options.ts';
+import { callDuration, CALL_OPTION_NAMES, CALL_OPTIONS, type ClientOptions, type QueryValue, type RequestOptions } from './options.ts';
+import { Pipeline, type ClientSnapshot } from './pipeline.ts';
+import { isReplayable } from './request-body.ts';
+import { resolveOptions } from './resolve-options.ts';
 import { ResponseCollector, type LifelineResponse } from './response.ts';
-import { startCallTrace, Telemetry } from './telemetry.ts';
+
+export type { ClientSnapshot } from './pipeline.ts';
 
 type VerbOptions = Omit<RequestOptions, 'method' | 'path'>;
 
 /**
- * An HTTP client for one dependency, over an undici pool: every call has a total deadline
- * and a per-attempt timeout, retries transient failures inside a retry budget, and fails
- * with a typed {@link LifelineError} that says what happened.
+ * An HTTP client for one dependency: the verbs, JSON and query helpers, a response object
+ * and typed errors over the one outgoing pipeline ({@link lifeline}) composed into an undici
+ * pool. Every call has a total deadline and a per-attempt timeout, goes through the bulkhead
+ * and the breaker (or discovery's endpoints), retries transient failures inside a retry
+ * budget, and fails with a typed {@link LifelineError} that says what happened.
  *
  * @example
  * const payment = createClient({ name: 'payment', baseUrl: 'http://127.0.0.1:8080' });
@@ -46,24 +30,14 @@ type VerbOptions = Omit<RequestOptions, 'method' | 'path'>;
  * console.log(res.status, await res.body.json());
  * await payment.close();
  */
-/** What `LifelineClient.snapshot()` reports. */
-export interface ClientSnapshot {
-  name: string;
-  inFlight: number;
-  retryBudget: RetryBudgetSnapshot | undefined;
-  breaker: BreakerSnapshot | undefined;
-  bulkhead: BulkheadSnapshot | undefined;
-  pool: PoolSnapshot | undefined;
-}
-
 export class LifelineClient {
   readonly name: string;
   /** The retry policy; its budget is shared by every call of this client. */
   readonly retry: RetryPolicy;
   /** The circuit breaker every attempt goes through, if any. */
   readonly breaker: CircuitBreaker | undefined;
-  /** The bulkhead around whole calls, if any. */
-  readonly bulkhead: Bulkhead | undefined;
+  /** The limiter (bulkhead) around whole calls, if any. */
+  readonly bulkhead: Limiter | undefined;
   /** With discovery: the service's endpoints and balancer (shared with other clients of the service). */
   readonly pool: ServicePool | undefined;
   /** Fires before each retry's wait. */
@@ -76,75 +50,38 @@ export class LifelineClient {
   readonly #timeout: number;
   readonly #headers: Record<string, string>;
   readonly #throwOnHttpError: boolean;
-  readonly #settings: CallSettings;
-  readonly #pool: Pool | Agent | undefined;
+  readonly #clock: Clock;
+  readonly #pipeline: Pipeline;
+  /** Pool or Agent of the client's own (not a dispatcher it was given). */
+  readonly #own: Pool | Agent | undefined;
+  /** The pipeline composed over the pool: what every call is dispatched to. */
   readonly #dispatch: Dispatcher.Dispatch;
-  readonly #timer: CoarseTimer;
-  readonly #telemetry: Telemetry;
-  // Calls in flight, as an intrusive list through the calls themselves. A Set with an
-  // add/delete per request measurably pushed the client into heavy young-generation GC
-  // (see bench/README.md); linking costs two field writes.
-  #inFlightHead: Call | null = null;
-  #inFlightCount = 0;
-  readonly #closer = new AbortController();
-  readonly #subscriptions: Disposable[] = [];
   #closed = false;
-  #drained: (() => void) | undefined;
-  readonly #onSettled = (call: Call): void => {
-    const { prevInFlight: prev, nextInFlight: next } = call;
-    if (prev === null) this.#inFlightHead = next;
-    else prev.nextInFlight = next;
-    if (next !== null) next.prevInFlight = prev;
-    call.prevInFlight = call.nextInFlight = null;
-    this.bulkhead?.release();
-    if (--this.#inFlightCount === 0) this.#drained?.();
-  };
 
   constructor(options: ClientOptions) {
-    const resolved = resolveClientOptions(options);
+    const resolved = resolveOptions(options, 'client');
+    const pipeline = new Pipeline(resolved, !isLimiter(options.bulkhead));
+    this.#pipeline = pipeline;
     this.name = resolved.name;
     this.retry = resolved.retry;
     this.breaker = resolved.breaker;
-    this.bulkhead = resolved.bulkhead;
-    this.pool = resolved.discovery?.pool(resolved.service!);
+    this.bulkhead = resolved.limiter;
+    this.pool = pipeline.pool;
     this.onRetry = this.retry.onRetry;
     this.onGiveUp = this.retry.onGiveUp;
-    this.#origin = resolved.origin;
+    this.#origin = resolved.service === undefined ? resolved.origin : `http://${resolved.service}`;
     this.#prefix = resolved.prefix;
     this.#timeout = resolved.timeout;
     this.#headers = resolved.headers;
     this.#throwOnHttpError = resolved.throwOnHttpError;
-    const clock = options.clock ?? systemClock;
-    this.#timer = new CoarseTimer({ clock });
-    this.#telemetry = new Telemetry(this.name, options);
-    this.#telemetry.observe({ breaker: this.breaker, bulkhead: this.bulkhead, pool: this.pool });
-    this.#settings = {
-      service: this.name,
-      retry: this.retry,
-      attemptTimeout: resolved.attemptTimeout,
-      timer: this.#timer,
-      clock,
-      breaker: this.breaker,
-      pool: this.pool,
-      ownHeaders: true,
-      telemetry: this.#telemetry,
-    };
-    if (this.pool !== undefined) {
-      // Many origins, one per endpoint: an Agent keeps a pool per origin.
-      const agent = new Agent({ connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 });
-      this.#pool = agent;
-      this.#dispatch = (opts, handler) => agent.dispatch(opts, handler);
-    } else if (options.dispatcher === undefined) {
-      this.#pool = new Pool(this.#origin, { connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 });
-      const pool = this.#pool;
-      this.#dispatch = (opts, handler) => pool.dispatch(opts, handler);
-    } else {
-      const dispatcher = options.dispatcher;
-      this.#dispatch = (opts, handler) => dispatcher.dispatch(opts, handler);
-    }
-    // Every sleeping retry listens to this one signal; there can be many at once.
-    setMaxListeners(0, this.#closer.signal);
-    if (options.logger !== undefined) this.#log(options.logger);
+    this.#clock = resolved.clock;
+    const size = { connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 };
+    let dispatcher: Dispatcher;
+    if (resolved.dispatcher !== undefined) dispatcher = resolved.dispatcher;
+    // Many origins with discovery, one per endpoint: an Agent keeps a pool per origin.
+    else dispatcher = this.#own = this.pool !== undefined ? new Agent(size) : new Pool(this.#origin, size);
+    // The same interceptor a dispatcher gets, applied once here: no Proxy or origin check per call.
+    this.#dispatch = pipeline.interceptor((opts, handler) => dispatcher.dispatch(opts, handler));
   }
 
   /**
@@ -152,7 +89,7 @@ export class LifelineClient {
    * body is read through `response.body`. Made while a request is handled by
    * `@lifeline/server`, the call inherits that request's deadline, cancellation, request id
    * and trace. Rejects with a Lifeline error: `DEADLINE_EXCEEDED`,
-   * `ATTEMPT_TIMEOUT`, `CONNECT`, `SOCKET`, `RETRY_BUDGET_EXHAUSTED`, `CIRCUIT_OPEN`, `NO_ENDPOINTS`, `ABORTED`, or
+   * `ATTEMPT_TIMEOUT`, `CONNECT`, `SOCKET`, `RETRY_BUDGET_EXHAUSTED`, `CIRCUIT_OPEN`, `BULKHEAD_REJECTED`, `NO_ENDPOINTS`, `ABORTED`, or
    * `HTTP_STATUS` for a final status >= 400 (unless `throwOnHttpError` is false).
    *
    * @example
@@ -187,54 +124,28 @@ export class LifelineClient {
       if (!idempotent) headers = { ...headers, 'idempotency-key': key };
       idempotent = true;
     }
-    const replayable = isReplayable(body);
-
     const timeout = options.timeout === undefined ? this.#timeout : callDuration('timeout', options.timeout);
-    const clock = this.#settings.clock;
-    const own = timeout === Infinity ? undefined : Deadline.after(timeout, clock);
-    const deadline = Deadline.earliest(Deadline.earliest(own, options.deadline), inbound?.deadline) ?? Deadline.after(Infinity, clock);
-    const settings =
-      options.attemptTimeout === undefined
-        ? this.#settings
-        : { ...this.#settings, attemptTimeout: callDuration('attemptTimeout', options.attemptTimeout) };
-
-    // The first call of a service may come before the resolver's first answer: wait for it, inside the deadline.
-    if (this.pool !== undefined && !this.pool.resolved) await this.pool.ready(deadline, signal);
-
-    const bulkhead = this.bulkhead;
-    if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
-      try {
-        await bulkhead.acquire({ deadline, signal });
-      } catch (error) {
-        if (isLifelineError(error)) error.service = this.name;
-        throw error;
-      }
-    }
+    const own = timeout === Infinity ? undefined : Deadline.after(timeout, this.#clock);
+    const deadline = Deadline.earliest(Deadline.earliest(own, options.deadline), inbound?.deadline) ?? Deadline.after(Infinity, this.#clock);
+    const attemptTimeout = options.attemptTimeout === undefined ? undefined : callDuration('attemptTimeout', options.attemptTimeout);
 
     const collector = new ResponseCollector();
-    const dispatchOptions: Dispatcher.DispatchOptions = {
+    const dispatchOptions: LifelineDispatchOptions = {
       origin: this.#origin,
       path: this.#prefix + (options.query === undefined ? path : withQuery(path, options.query)),
       method,
       headers,
       body: body as Dispatcher.DispatchOptions['body'],
+      lifeline: { deadline, signal, idempotent, attemptTimeout, inbound },
     };
-    const callSignal = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
-    const ownId = headers[REQUEST_ID];
-    const requestId = typeof ownId === 'string' ? ownId : (inbound?.requestId ?? newRequestId());
-    const callTrace = startCallTrace(this.#telemetry, method, parentContext(inbound), requestId);
-    const call = new Call(settings, this.#dispatch, dispatchOptions, collector, deadline, callSignal, idempotent, replayable, callTrace);
-    this.#track(call, signal);
-    call.start();
-
+    this.#dispatch(dispatchOptions, collector);
     const response = await collector.promise;
-    response.attempts = call.attempts;
     if (response.status >= 400 && (options.throwOnHttpError ?? this.#throwOnHttpError)) {
       const { status, headers: responseHeaders } = response;
       throw new HttpStatusError(status, responseHeaders, await response.body.excerpt().catch(() => ''), {
         service: this.name,
-        retryable: idempotent && replayable && isTransientStatus(status, { idempotent }),
-        attempts: call.attempts,
+        retryable: idempotent && isReplayable(body) && isTransientStatus(status, { idempotent }),
+        attempts: response.attempts,
         retryAfterMs: parseRetryAfter(responseHeaders['retry-after']) ?? rateLimitWaitMs(responseHeaders),
       });
     }
@@ -271,9 +182,9 @@ export class LifelineClient {
     return this.request({ ...options, method: 'DELETE', path });
   }
 
-  /** Calls in flight (including those waiting to retry). */
+  /** Calls in flight (including those waiting for a slot or to retry). */
   get inFlight(): number {
-    return this.#inFlightCount;
+    return this.#pipeline.inFlight;
   }
 
   /**
@@ -282,14 +193,7 @@ export class LifelineClient {
    * What a dashboard or an `/admin/resilience` endpoint shows.
    */
   snapshot(): ClientSnapshot {
-    return {
-      name: this.name,
-      inFlight: this.#inFlightCount,
-      retryBudget: this.retry.budget?.snapshot(),
-      breaker: this.breaker?.snapshot(),
-      bulkhead: this.bulkhead?.snapshot(),
-      pool: this.pool?.snapshot(),
-    };
+    return this.#pipeline.snapshot();
   }
 
   /**
@@ -298,56 +202,21 @@ export class LifelineClient {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#inFlightCount > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#pipeline.drained();
     await this.#release(false);
   }
 
   /** Aborts every call in flight at once, then releases every socket and timer. */
   async destroy(): Promise<void> {
     this.#closed = true;
-    const reason = new LifelineError('ABORTED', `${this.name}: the client was destroyed`, { service: this.name });
-    this.#closer.abort(reason);
-    const calls: Call[] = [];
-    for (let call = this.#inFlightHead; call !== null; call = call.nextInFlight) calls.push(call);
-    for (const call of calls) call.abort(reason);
+    this.#pipeline.abortAll(new LifelineError('ABORTED', `${this.name}: the client was destroyed`, { service: this.name }));
     await this.#release(true);
   }
 
   async #release(force: boolean): Promise<void> {
-    for (const s of this.#subscriptions.splice(0)) s.dispose();
-    this.#telemetry.close();
-    this.#timer.close();
-    this.bulkhead?.close();
-    if (this.#pool !== undefined && !this.#pool.closed && !this.#pool.destroyed) {
-      await (force ? this.#pool.destroy() : this.#pool.close());
-    }
-  }
-
-  #track(call: Call, signal: AbortSignal | undefined): void {
-    const head = this.#inFlightHead;
-    call.nextInFlight = head;
-    if (head !== null) head.prevInFlight = call;
-    this.#inFlightHead = call;
-    this.#inFlightCount++;
-    if (signal === undefined) {
-      call.onSettled = this.#onSettled;
-      return;
-    }
-    const onAbort = (): void => call.abort(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    call.onSettled = (settled) => {
-      signal.removeEventListener('abort', onAbort);
-      this.#onSettled(settled);
-    };
-  }
-
-  #log(logger: Logger): void {
-    const budget = this.retry.budget;
-    if (budget === undefined) return;
-    this.#subscriptions.push(
-      budget.onExhausted((snapshot) => logger.warn({ service: this.name, budget: snapshot }, 'retry budget exhausted: retries refused')),
-      budget.onRecovered((snapshot) => logger.info({ service: this.name, budget: snapshot }, 'retry budget recovered')),
-    );
+    this.#pipeline.close();
+    const pool = this.#own;
+    if (pool !== undefined && !pool.closed && !pool.destroyed) await (force ? pool.destroy() : pool.close());
   }
 }
 

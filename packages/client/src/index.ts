@@ -1,6 +1,9 @@
 export { LifelineClient, createClient, type ClientSnapshot } from './client.ts';
-export type { ClientOptions, RequestOptions, HttpMethod, QueryValue, Logger } from './options.ts';
+export type { LifelineOptions, ClientOptions, DispatcherOptions, RequestOptions, HttpMethod, QueryValue, Logger } from './options.ts';
+export { lifeline, createInterceptor, createDispatcher } from './lifeline.ts';
+export type { LifelineInterceptor } from './pipeline.ts';
 export { LifelineResponse, type Headers } from './response.ts';
 export { ResponseBody } from './response-body.ts';
-export { createInterceptor, createDispatcher, type InterceptorOptions } from './interceptor.ts';
 export { newIdempotencyKey } from './idempotency.ts';
+/** @deprecated The interceptor takes the pipeline's options: {@link LifelineOptions}. */
+export type { LifelineOptions as InterceptorOptions } from './options.ts';

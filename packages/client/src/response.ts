@@ -55,7 +55,10 @@ export class ResponseCollector implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
     const body = new ResponseBody(controller);
     this.#body = body;
-    this.#resolve(new LifelineResponse(status, statusText ?? '', headers, body));
+    const response = new LifelineResponse(status, statusText ?? '', headers, body);
+    // The pipeline's controller knows how many attempts the call took.
+    response.attempts = (controller as { attempts?: number }).attempts ?? 1;
+    this.#resolve(response);
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {

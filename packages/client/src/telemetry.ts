@@ -1,5 +1,5 @@
 import type { CircuitBreaker, BreakerState } from '@lifeline/breaker';
-import type { Bulkhead } from '@lifeline/bulkhead';
+import type { Limiter } from '@lifeline/bulkhead';
 import { isLifelineError, type Disposable } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
 import { injectContext, registeredTracer, REQUEST_ID } from '@lifeline/trace';
@@ -42,7 +42,7 @@ export interface TelemetryOptions {
 /** The parts of a client whose state is reported as metrics. @internal */
 export interface ObservedParts {
   breaker: CircuitBreaker | undefined;
-  bulkhead: Bulkhead | undefined;
+  bulkhead: Limiter | undefined;
   pool: ServicePool | undefined;
 }
 

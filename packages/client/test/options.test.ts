@@ -21,7 +21,7 @@ describe('bad configuration throws at construction, naming the option', () => {
     [{ headers: { 'x-a': 1 } }, /option `headers.x-a` must be a string/],
     [{ connections: 0 }, /option `connections` must be >= 1, got 0/],
   ])('%j', (override, message) => {
-    expect(() => createClient({ ...base, ...override } as ClientOptions)).toThrow(message);
+    expect(() => createClient({ ...base, ...override })).toThrow(message);
   });
 
   it('throws TypeError for wrong types and RangeError for values out of range', () => {

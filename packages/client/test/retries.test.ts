@@ -132,7 +132,7 @@ describe('retries against a misbehaving server', () => {
   it('logs budget exhaustion once, not per request', async () => {
     server = await startServer((req) => req.socket.destroy());
     const lines: { level: number; msg: string; service: string; budget: { exhausted: boolean } }[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const c = clientFor(server.url, { logger, retry: { backoff: quickBackoff, budget: { ratio: 0, minRetriesPerSecond: 0.1 } } });
     for (let i = 0; i < 4; i++) await c.get('/').catch(() => undefined);
     expect(lines).toHaveLength(1);

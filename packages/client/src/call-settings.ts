@@ -1,0 +1,55 @@
+import type { BreakerGroup, CircuitBreaker } from '@lifeline/breaker';
+import type { Limiter } from '@lifeline/bulkhead';
+import type { Clock, CoarseTimer, Deadline } from '@lifeline/core';
+import type { ServicePool } from '@lifeline/discovery';
+import type { RetryPolicy } from '@lifeline/retry';
+import type { RequestContext } from '@lifeline/trace';
+import type { Dispatcher } from 'undici';
+import type { Telemetry } from './telemetry.ts';
+
+/** What every call of a pipeline runs on, resolved once at construction. @internal */
+export interface CallSettings {
+  readonly service: string;
+  readonly retry: RetryPolicy;
+  /** The total deadline of a call that brings none of its own (fetch, undici.request). */
+  readonly timeout: number;
+  readonly attemptTimeout: number;
+  readonly timer: CoarseTimer;
+  readonly clock: Clock;
+  /** The dependency's breaker, every attempt goes through it. */
+  readonly breaker: CircuitBreaker | undefined;
+  /** A breaker per origin, for an interceptor that serves any origin. */
+  readonly breakers: BreakerGroup | undefined;
+  /** With discovery: the service's endpoints; each attempt picks one. */
+  readonly pool: ServicePool | undefined;
+  /** Around whole calls: a slot is held from before the first attempt to the outcome. */
+  readonly limiter: Limiter | undefined;
+  /** Headers a request from fetch / undici.request gets when it has none of that name; undefined when there are none. */
+  readonly headers: Record<string, string> | undefined;
+  /** Aborted when the pipeline is destroyed: ends every retry wait at once. */
+  readonly closeSignal: AbortSignal;
+  readonly telemetry: Telemetry;
+}
+
+/**
+ * What the client works out for one call from its request options, handed to the pipeline
+ * in the dispatch options (`lifeline`). A request without it (fetch, undici.request) gets
+ * the pipeline's defaults.
+ *
+ * @internal
+ */
+export interface CallOptions {
+  readonly deadline: Deadline;
+  /** The caller's signal, joined with the inbound request's. */
+  readonly signal: AbortSignal | undefined;
+  readonly idempotent: boolean;
+  /** This call's per-attempt limit, when it sets one. */
+  readonly attemptTimeout: number | undefined;
+  /** The request being handled, if any (looked up once, by the client). */
+  readonly inbound: RequestContext | undefined;
+}
+
+/** undici's dispatch options with the client's per-call entry. @internal */
+export interface LifelineDispatchOptions extends Dispatcher.DispatchOptions {
+  readonly lifeline?: CallOptions;
+}
