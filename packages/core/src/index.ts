@@ -26,6 +26,9 @@ export { Deadline } from './deadline.ts';
 export type { Logger } from './logger.ts';
 export { type Disposable, type Event, EventEmitter } from './event.ts';
 export type { ExecuteOptions, Policy, PolicyContext } from './policy.ts';
+export { wrap, WrappedPolicy, type FallbackOf } from './wrap.ts';
+export { timeout, TimeoutPolicy, type TimeoutOptions } from './timeout.ts';
+export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvent, type FallbackValue } from './fallback.ts';
 export { sleep, abortError } from './sleep.ts';
 export { SlidingCounts } from './sliding-counts.ts';
 export { CoarseTimer, type CoarseTimerOptions, type TimerTask, timerFields } from './coarse-timer.ts';
@@ -36,6 +39,7 @@ export {
   checkRatio,
   checkFunction,
   checkString,
+  checkBoolean,
   checkObject,
   checkOneOf,
   checkOptionNames,

@@ -16,13 +16,22 @@ export interface PolicyContext extends ExecuteOptions {
 
 /**
  * The contract every Lifeline policy implements: run `fn` under the policy, passing the
- * cancellation signal and deadline through so that wrapped policies compose.
+ * cancellation signal and deadline through so that wrapped policies compose (see `wrap()`).
+ *
+ * `R` is what the policy may resolve with instead of `fn`'s result: `never` for all but a
+ * fallback, whose value it is.
  *
  * @example
  * const result = await retry.execute(({ attempt, deadline }) => callOnce(attempt, deadline), {
  *   deadline: Deadline.after(5_000),
  * });
  */
-export interface Policy {
-  execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T>;
+export interface Policy<R = never> {
+  /**
+   * The most times one `execute` may run `fn`: set by policies that retry, absent for those
+   * that run it once. `wrap()` takes the `attempt` it hands to the function from the
+   * innermost policy whose `maxAttempts` is above 1.
+   */
+  readonly maxAttempts?: number | undefined;
+  execute<T>(fn: (context: PolicyContext) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T | R>;
 }

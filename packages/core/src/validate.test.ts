@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkDuration, checkInteger, checkObject, checkOneOf, checkOptionNames, checkRatio, optionNames } from './validate.ts';
+import { checkBoolean, checkDuration, checkInteger, checkObject, checkOneOf, checkOptionNames, checkRatio, optionNames } from './validate.ts';
 
 describe('option validation', () => {
   it('names the option, the value and what is allowed', () => {
@@ -16,6 +16,10 @@ describe('option validation', () => {
     expect(() => checkObject('retry', 3)).toThrow(/`retry` must be an object, got 3/);
     expect(() => checkOneOf('jitter', 'half', ['full', 'none'])).toThrow(/one of "full", "none", got "half"/);
     expect(checkRatio('r', 0)).toBe(0);
+    expect(() => checkBoolean('timeout.retryable', 'no')).toThrow(
+      new TypeError('lifeline: option `timeout.retryable` must be true or false, got "no"'),
+    );
+    expect(checkBoolean('timeout.retryable', false)).toBe(false);
   });
 });
 

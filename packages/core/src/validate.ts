@@ -65,6 +65,14 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
+/** @internal true or false, so `retryable: 'no'` fails loudly instead of reading as true. */
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`lifeline: option \`${name}\` must be true or false, got ${show(value)}`);
+  }
+  return value;
+}
+
 /** @internal A plain object (or undefined), so `options.retry = 3` fails loudly. */
 export function checkObject(name: string, value: unknown): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
