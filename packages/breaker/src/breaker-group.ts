@@ -1,5 +1,6 @@
 import { checkDuration, checkInteger, EventEmitter, systemClock, type Event } from '@lifeline/core';
-import { CircuitBreaker, type BreakerSnapshot, type CircuitBreakerOptions, type StateChange } from './circuit-breaker.ts';
+import type { BreakerSnapshot, StateChange } from './breaker.ts';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 
 export interface BreakerGroupOptions extends Omit<CircuitBreakerOptions, 'name'> {
   /** Breakers kept at most; past this the oldest closed one is evicted. Default 10 000. */

@@ -2,7 +2,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import fc from 'fast-check';
 import { isLifelineError, ManualClock } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type CircuitBreakerOptions, type StateChange } from './circuit-breaker.ts';
+import { isBreaker, type Breaker, type StateChange } from './breaker.ts';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import type { CircuitOpenError } from './circuit-open-error.ts';
 
 function make(options: CircuitBreakerOptions = {}) {
@@ -206,6 +207,16 @@ describe('CircuitBreaker', () => {
     const change = seen[0] as StateChange;
     expect(change).toMatchObject({ name: 'payment', from: 'closed', to: 'open', reason: 'consecutive-failures' });
     expect(JSON.parse(JSON.stringify(change.snapshot))).toEqual(change.snapshot);
+  });
+
+  it('is a Breaker: the seam a client puts around each attempt', () => {
+    const breaker: Breaker = make({ consecutiveFailures: 1 }).breaker;
+    expect(isBreaker(breaker)).toBe(true);
+    breaker.failure(breaker.acquire(), 1, new Error('boom'));
+    expect(breaker.state).toBe('open');
+    expect(breaker.allowsCalls).toBe(false);
+    expect(isBreaker({ acquire: () => 0, execute: () => undefined })).toBe(false);
+    expect(isBreaker(null)).toBe(false);
   });
 
   it('rejects bad options naming them', () => {

@@ -1,4 +1,3 @@
-import { channel } from 'node:diagnostics_channel';
 import {
   checkDuration,
   checkFunction,
@@ -12,22 +11,11 @@ import {
   type Clock,
   type Event,
   type ExecuteOptions,
-  type Policy,
   type PolicyContext, checkOptionNames, optionNames
 } from '@lifeline/core';
+import type { Breaker, BreakerSnapshot, BreakerState, StateChange, TransitionReason } from './breaker.ts';
 import { CircuitOpenError } from './circuit-open-error.ts';
-
-export type BreakerState = 'closed' | 'open' | 'half-open' | 'forced-open' | 'disabled';
-
-export type TransitionReason =
-  | 'failure-ratio'
-  | 'consecutive-failures'
-  | 'break-elapsed'
-  | 'probe-failed'
-  | 'probes-succeeded'
-  | 'forced-open'
-  | 'disabled'
-  | 'reset';
+import { stateChannel } from './diagnostics.ts';
 
 export interface CircuitBreakerOptions {
   /** Names the breaker in errors, events and snapshots. Default `breaker`. */
@@ -69,32 +57,6 @@ export interface CircuitBreakerOptions {
 const BREAKER_OPTIONS = optionNames<CircuitBreakerOptions>({ name: true, failureRatio: true, minimumCalls: true, windowMs: true, buckets: true, consecutiveFailures: true, slowCallMs: true, breakDuration: true, breakMultiplier: true, maxBreakDuration: true, breakMemoryMs: true, halfOpenProbes: true, successesToClose: true, isFailure: true, clock: true });
 
 
-/** A breaker's state as plain JSON. */
-export interface BreakerSnapshot {
-  name: string;
-  state: BreakerState;
-  /** Calls and failures in the current window. */
-  calls: number;
-  failures: number;
-  consecutiveFailures: number;
-  /** While open: ms until probes are let through. */
-  halfOpenInMs: number | undefined;
-  /** The break the breaker will take (or is taking) when open, ms. */
-  breakDuration: number;
-  probesInFlight: number;
-  probeSuccesses: number;
-}
-
-export interface StateChange {
-  name: string;
-  from: BreakerState;
-  to: BreakerState;
-  reason: TransitionReason;
-  snapshot: BreakerSnapshot;
-}
-
-const stateChannel = channel('lifeline:breaker:state');
-
 /**
  * A circuit breaker. Closed, it counts outcomes over a sliding window and opens on either
  * trigger: a failure ratio once `minimumCalls` is reached, or `consecutiveFailures` in a
@@ -115,7 +77,7 @@ const stateChannel = channel('lifeline:breaker:state');
  * breaker.onStateChange(({ from, to, reason }) => log.warn({ from, to, reason }, 'breaker'));
  * const charge = await breaker.execute(() => payment.post('/charges', { json }));
  */
-export class CircuitBreaker implements Policy {
+export class CircuitBreaker implements Breaker {
   readonly name: string;
   readonly #failureRatio: number;
   readonly #minimumCalls: number;

@@ -1,10 +1,11 @@
 export {
-  CircuitBreaker,
-  type CircuitBreakerOptions,
+  isBreaker,
+  type Breaker,
   type BreakerState,
   type BreakerSnapshot,
   type StateChange,
   type TransitionReason,
-} from './circuit-breaker.ts';
+} from './breaker.ts';
+export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 export { CircuitOpenError } from './circuit-open-error.ts';
 export { BreakerGroup, type BreakerGroupOptions } from './breaker-group.ts';
