@@ -3,6 +3,7 @@ import {
   checkInteger,
   checkString,
   CoarseTimer,
+  errorHasInstance,
   EventEmitter,
   LifelineError,
   systemClock,
@@ -61,6 +62,16 @@ export interface BulkheadRejection {
 
 /** The `BULKHEAD_REJECTED` error; `reason` says which limit was hit. */
 export class BulkheadRejectedError extends LifelineError {
+  /**
+   * True for a `BULKHEAD_REJECTED` error from any copy of @lifeline/bulkhead (the
+   * `Symbol.for` marker, as `isBulkheadRejected` checks), and for no other code.
+   *
+   * @example if (error instanceof BulkheadRejectedError) reply.code(503);
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return errorHasInstance(BulkheadRejectedError, this, instance, 'BULKHEAD_REJECTED');
+  }
+
   readonly reason: BulkheadRejectReason;
 
   constructor(reason: BulkheadRejectReason, message: string) {
