@@ -37,8 +37,7 @@ export type FallbackValue<F> = F | ((error: unknown) => F | PromiseLike<F>);
  *   .execute(({ signal }) => users.get(`/users/${id}`, { signal }));
  */
 export class FallbackPolicy<F> implements Policy<F> {
-  // A TypeScript-private field, not an ES one: `wrap()` infers `F` through it.
-  private readonly value: FallbackValue<F>;
+  readonly #value: FallbackValue<F>;
   readonly #when: (error: unknown) => boolean;
   readonly #onFallback = new EventEmitter<FallbackEvent>();
   /** Fires when a failure is replaced by the fallback, before the fallback function runs. */
@@ -46,7 +45,7 @@ export class FallbackPolicy<F> implements Policy<F> {
 
   constructor(value: FallbackValue<F>, options: FallbackOptions = {}) {
     checkOptionNames('fallback', options, FALLBACK_OPTIONS);
-    this.value = value;
+    this.#value = value;
     this.#when = matcher(options.when);
   }
 
@@ -56,7 +55,7 @@ export class FallbackPolicy<F> implements Policy<F> {
     } catch (error) {
       if (options.signal?.aborted === true || !this.#when(error)) throw error;
       if (this.#onFallback.hasListeners) this.#onFallback.emit({ error });
-      const value = this.value;
+      const value = this.#value;
       return typeof value === 'function' ? await (value as (error: unknown) => F | PromiseLike<F>)(error) : value;
     }
   }
