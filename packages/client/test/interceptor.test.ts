@@ -1,6 +1,6 @@
 import { Agent, fetch, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDispatcher, createInterceptor } from '../src/index.ts';
+import { createClient, createDispatcher, createInterceptor, lifeline } from '../src/index.ts';
 import { quickBackoff, startServer, type TestServer } from './servers.ts';
 
 let server: TestServer | undefined;
@@ -65,5 +65,45 @@ describe('the interceptor form', () => {
     const keyed = request(`${server.url}/post`, { method: 'POST', body: '{}', headers: { 'idempotency-key': '"k1"' }, dispatcher });
     await expect(keyed).rejects.toMatchObject({ code: 'SOCKET' });
     expect(server.seen).toHaveLength(6); // keyed: 3 attempts
+  });
+
+  it('lifeline() is the same interceptor: composed into your own Agent, its retries draw on one budget', async () => {
+    server = await startServer((_req, res) => res.writeHead(503).end('busy'));
+    agent = new Agent();
+    // One retry in the window (ratio 0, 0.1/s over 10 s): the first fetch spends it, the second has none.
+    const dispatcher = agent.compose(lifeline({ retry: { backoff: quickBackoff, budget: { ratio: 0, minRetriesPerSecond: 0.1 } } }));
+    const first = await fetch(`${server.url}/a`, { dispatcher });
+    expect(first.status).toBe(503); // the answer wins over the exhausted budget
+    expect(await first.text()).toBe('busy');
+    expect(server.seen).toHaveLength(2);
+    const second = await fetch(`${server.url}/b`, { dispatcher });
+    expect(second.status).toBe(503);
+    expect(server.seen).toHaveLength(3);
+  });
+
+  it('fetch() gets the default headers (its own value wins), one request id on every attempt, and the attempt number', async () => {
+    server = await startServer((_req, res, n) => (n === 1 ? res.writeHead(503).end() : res.writeHead(200).end()));
+    const dispatcher = createDispatcher({ headers: { 'x-team': 'checkout', 'x-tier': 'gold' }, retry: { backoff: quickBackoff } });
+    agent = dispatcher as Agent;
+    await (await fetch(`${server.url}/`, { dispatcher, headers: { 'X-Tier': 'silver' } })).arrayBuffer();
+    expect(server.seen).toHaveLength(2);
+    const [one, two] = server.seen.map((s) => s.headers);
+    expect(one).toMatchObject({ 'x-team': 'checkout', 'x-tier': 'silver', 'x-request-attempt': '1' });
+    expect(two).toMatchObject({ 'x-team': 'checkout', 'x-tier': 'silver', 'x-request-attempt': '2' });
+    expect(one!['x-request-id']).toMatch(/\S/);
+    expect(two!['x-request-id']).toBe(one!['x-request-id']);
+  });
+
+  it('the client and a dispatcher made from the same options behave alike on a final 503', async () => {
+    server = await startServer((_req, res) => res.writeHead(503, { 'retry-after': '0' }).end('busy'));
+    const options = { baseUrl: server.url, retry: { backoff: quickBackoff, maxAttempts: 2 }, breaker: false } as const;
+    const client = createClient(options);
+    const dispatcher = createDispatcher(options);
+    agent = dispatcher as Agent;
+    await expect(client.get('/')).rejects.toMatchObject({ code: 'HTTP_STATUS', status: 503, attempts: 2, body: 'busy' });
+    const res = await fetch(`${server.url}/`, { dispatcher });
+    expect([res.status, await res.text()]).toEqual([503, 'busy']);
+    expect(server.seen).toHaveLength(4);
+    await client.close();
   });
 });
