@@ -72,12 +72,14 @@ describe('client with discovery', () => {
       res.statusCode = broken ? 503 : 200;
       res.end(broken ? 'down' : 'ok');
     });
+    // A failure counts as a 1.6 s latency in P2C, so the broken endpoint is tried again only
+    // once that sample is older than ewmaDecayMs: 30 ms here, so it fails 3 times in a row soon.
     const { client, discovery } = setup([a!, b!, flaky!], {
       breaker: { consecutiveFailures: 3, breakDuration: 400, halfOpenProbes: 1 },
+      ewmaDecayMs: 30,
     });
     const flakyState = () => discovery.snapshot().services[0]!.endpoints.find((e) => e.address === `127.0.0.1:${flaky!.port}`)!;
-    // Every call succeeds: a 503 from the broken endpoint is retried on another one. P2C
-    // already prefers the others (lower latency), so it may take a while to fail 3 times.
+    // Every call succeeds: a 503 from the broken endpoint is retried on another one.
     for (let i = 0; i < 50 && !flakyState().ejected; i++) expect(await drive(client, 20, 2)).toBe(20);
     expect(discovery.snapshot().services[0]!.mode).toBe('normal');
     expect(flakyState()).toMatchObject({ ejected: true, health: 'failing', ejections: 1 });

@@ -37,10 +37,12 @@ export class Endpoint {
   readonly breaker: CircuitBreaker;
   /** Requests sent and not yet answered. */
   inFlight = 0;
-  /** Peak-EWMA latency, ms. */
+  /** Peak-EWMA latency, ms; failed attempts feed it a penalty (see {@link penalize}). */
   ewma = 0;
-  /** When the last latency sample arrived (clock ms). */
+  /** When the last latency sample arrived (clock ms); 0: never, or measured afresh. */
   sampledAt = 0;
+  /** The last sample was a failure's penalty: the next success measures the endpoint afresh. @internal */
+  penalized = false;
   requests = 0;
   failures = 0;
   /** Open or forced open: the breaker says this endpoint is an outlier. @internal */
@@ -50,6 +52,8 @@ export class Endpoint {
   ejections = 0;
   /** Half-open: calls go through only while the breaker has probe slots. @internal */
   probing = false;
+  /** Why its breaker last opened (a breaker transition reason). @internal */
+  openedBecause = '';
   /** Forced open by an operator: never routed to. @internal */
   forced = false;
   /** Position in the pool's list, for O(1) removal. @internal */
@@ -65,15 +69,46 @@ export class Endpoint {
     return this.instance.id;
   }
 
-  /** Records a latency sample, decayed over `decayMs`; a spike moves it at once (peak EWMA, as Finagle). */
+  /**
+   * Records the latency of a successful attempt, decayed over `decayMs`; a spike moves it at
+   * once (peak EWMA, as Finagle). After a failure's penalty the sample replaces the EWMA: an
+   * endpoint that answers again is measured afresh, so one transient failure does not keep
+   * it out of favour for several decay periods.
+   */
   observe(latencyMs: number, now: number, decayMs: number): void {
-    if (this.sampledAt === 0 || latencyMs > this.ewma) {
+    if (this.sampledAt === 0 || this.penalized || latencyMs > this.ewma) {
       this.ewma = latencyMs;
     } else {
       const w = Math.exp(-(now - this.sampledAt) / decayMs);
       this.ewma = this.ewma * w + latencyMs * (1 - w);
     }
+    this.penalized = false;
     this.sampledAt = now;
+  }
+
+  /**
+   * Records a failed attempt. A failure never lowers the EWMA: it counts as a sample of at
+   * least `penaltyMs` (the pool passes the breaker's slow-call threshold), taken at once as
+   * a peak. Fed its own latency instead, an endpoint that refuses connections in 0.2 ms
+   * would look like the fastest in the pool, and a least-loaded balancer would send it
+   * most of the traffic — the fast-failure black hole. With the penalty it looks like an
+   * endpoint at the edge of what the breaker tolerates, which no healthy endpoint exceeds.
+   *
+   * @example
+   * endpoint.penalize(0.2, clock.now(), 1_600); // ewma is now ≥ 1 600
+   */
+  penalize(latencyMs: number, now: number, penaltyMs: number): void {
+    const sample = latencyMs > penaltyMs ? latencyMs : penaltyMs;
+    if (this.sampledAt === 0 || sample > this.ewma) this.ewma = sample;
+    this.penalized = true;
+    this.sampledAt = now;
+  }
+
+  /** Forgets the latency measured so far (a breaker going half-open): the probes measure it afresh. @internal */
+  resetLatency(): void {
+    this.ewma = 0;
+    this.sampledAt = 0;
+    this.penalized = false;
   }
 
   snapshot(): EndpointSnapshot {

@@ -2,7 +2,12 @@ export { type Instance, type Resolver, type ResolverState, hostPort, parseHostPo
 export { ResolverBase } from './resolver-base.ts';
 export { StaticResolver, type StaticResolverOptions, type StaticInstance, ENV_PREFIX } from './static-resolver.ts';
 export { Discovery, type DiscoveryOptions, type DiscoverySnapshot } from './discovery.ts';
-export { ServicePool, type BalancerKind, type PoolMode, type PoolSnapshot, type EjectionEvent } from './service-pool.ts';
+export { ServicePool } from './service-pool.ts';
+export { type PoolMode, type PoolSnapshot, type EjectionEvent } from './pool-types.ts';
+export { type Balancer, type BalancerKind, type PickContext } from './balancer.ts';
+export { P2CBalancer, type P2CBalancerOptions } from './p2c-balancer.ts';
+export { RoundRobinBalancer } from './round-robin-balancer.ts';
+export { type EndpointTransition } from './diagnostics.ts';
 export { Endpoint, type EndpointHealth, type EndpointSnapshot } from './endpoint.ts';
 export { DnsResolver, type DnsResolverOptions, type DnsRecordType } from './dns-resolver.ts';
 export { DnsQueryError } from './dns-query-error.ts';

@@ -124,7 +124,7 @@ describe('ServicePool', () => {
     expect(none.message).toMatch(/payment: no endpoints/);
   });
 
-  it('never ejects more than maxEjectionRatio of the endpoints, and routes to all below the panic threshold', () => {
+  it('never ejects more than maxEjectionRatio of the endpoints, never routes to a failing one while a healthy one will do, and widens the last resort in panic', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 12 }),
@@ -148,18 +148,24 @@ describe('ServicePool', () => {
             expect(total).toBe(size);
             expect(ejected).toBeLessThanOrEqual(Math.floor(maxEjectionRatio * total));
             if (total > 0) expect(ejected).toBeLessThan(total);
-            if (healthy === 0) expect(snap.mode).toBe('open');
-            else if (healthy < panicThreshold * total) {
-              expect(snap.mode).toBe('panic');
-              // Panic: every endpoint can be picked, ejected ones included (equal latencies: no tie-break).
-              for (const x of pool.endpoints) x.ewma = 0;
-              const picked = new Set<string>();
-              for (let k = 0; k < 40 * total && picked.size < total; k++) picked.add(pool.pick()!.id);
-              expect(picked.size).toBe(total);
-            } else {
-              expect(snap.mode).toBe('normal');
-              for (let k = 0; k < 20; k++) expect(pool.pick()?.ejected ?? false).toBe(false);
+            const endpoints = pool.endpoints;
+            if (healthy === 0) {
+              expect(snap.mode).toBe('open');
+              // Open: half-open probes only.
+              for (let k = 0; k < 10; k++) expect(pool.pick()?.probing ?? true).toBe(true);
+              continue;
             }
+            const panic = healthy < panicThreshold * total;
+            expect(snap.mode).toBe(panic ? 'panic' : 'normal');
+            // Healthy endpoints first, in panic too: a pick never lands on a failing endpoint.
+            for (let k = 0; k < 20; k++) expect(pool.pick()!.failing).toBe(false);
+            // A call that already failed on every endpoint that takes traffic: a failing one the cap
+            // kept in rotation, in panic an ejected one too; else back to one it failed on.
+            const triedAll = new Set(endpoints.filter((x) => !x.failing));
+            const lastResort = endpoints.filter((x) => x.failing && !x.forced && (panic || !x.ejected));
+            const retry = pool.pick(triedAll)!;
+            if (lastResort.length > 0) expect(lastResort).toContain(retry);
+            else expect(triedAll.has(retry)).toBe(true);
           }
         },
       ),

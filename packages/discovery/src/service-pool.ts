@@ -1,61 +1,15 @@
-import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions, type StateChange } from '@lifeline/breaker';
-import { EventEmitter, LifelineError, type Clock, type Deadline, type Disposable, type Event, type Logger } from '@lifeline/core';
-import { Endpoint, type EndpointSnapshot } from './endpoint.ts';
+import { CircuitBreaker, type StateChange } from '@lifeline/breaker';
+import type { Deadline, Disposable, Event, LifelineError } from '@lifeline/core';
+import { ANY_FAILING, AttemptFilter, AVAILABLE, NOT_EJECTED } from './attempt-filter.ts';
+import type { Balancer } from './balancer.ts';
+import { boundedWait } from './bounded-wait.ts';
+import { Ejector } from './ejector.ts';
+import { Endpoint } from './endpoint.ts';
 import { hostPort, type Instance, type ResolverState } from './instance.ts';
-
-export type BalancerKind = 'p2c' | 'round-robin';
-
-/** How a pool routes, resolved once by {@link Discovery}. @internal */
-export interface PoolSettings {
-  readonly balancer: BalancerKind;
-  readonly maxEjectionRatio: number;
-  readonly panicThreshold: number;
-  readonly breaker: CircuitBreakerOptions;
-  readonly ewmaDecayMs: number;
-  readonly scheme: 'http' | 'https';
-  readonly source: string;
-  readonly clock: Clock;
-  readonly logger: Logger | undefined;
-}
-
-/**
- * How the pool routes now:
- * - `normal`: the balancer skips ejected endpoints;
- * - `panic`: too few endpoints are healthy (below `panicThreshold`), so it routes to all of
- *   them, ejected or not, as Envoy does — a mass ejection is more likely a wrong verdict
- *   than a mass failure, and the healthy few would be overloaded;
- * - `open`: no endpoint is healthy: only half-open probes go through and every other call
- *   fails fast with `CIRCUIT_OPEN` — the service's circuit is open;
- * - `empty`: the resolver knows no instance: calls fail with `NO_ENDPOINTS`.
- */
-export type PoolMode = 'normal' | 'panic' | 'open' | 'empty';
-
-export interface EjectionEvent {
-  service: string;
-  endpoint: string;
-  address: string;
-  /** True when ejected, false when it returned (half-open probes) or was removed. */
-  ejected: boolean;
-  ejections: number;
-  /** The ejection lasts this long before probes (ms), when ejected. */
-  durationMs: number | undefined;
-}
-
-/** A service's pool as plain JSON. */
-export interface PoolSnapshot {
-  service: string;
-  /** The resolver kind the instances come from. */
-  source: string;
-  mode: PoolMode;
-  /** The resolver is failing and these are its last good instances. */
-  stale: boolean;
-  error: string | undefined;
-  /** Age of the resolver's data, ms; undefined before its first answer. */
-  ageMs: number | undefined;
-  healthy: number;
-  ejected: number;
-  endpoints: EndpointSnapshot[];
-}
+import { P2CBalancer } from './p2c-balancer.ts';
+import type { EjectionEvent, PoolMode, PoolSettings, PoolSnapshot } from './pool-types.ts';
+import { RoundRobinBalancer } from './round-robin-balancer.ts';
+import { unavailableError } from './unavailable-error.ts';
 
 const NORMAL = 0;
 const PANIC = 1;
@@ -67,16 +21,23 @@ const MODES: readonly PoolMode[] = ['normal', 'panic', 'open', 'empty'];
  * The live endpoints of one service and the balancer over them.
  *
  * Each endpoint has its own circuit breaker, fed by the outcome of every attempt sent to
- * it; an open breaker marks the endpoint an outlier, and the pool ejects it — the balancer
- * skips it — until the breaker's break ends and half-open probes decide. A breaker that
- * keeps failing takes longer breaks (`breakMultiplier`, `breakMemoryMs`), so repeated
- * ejections last longer, up to `maxBreakDuration`. At most `maxEjectionRatio` of the
- * endpoints are ejected at once and at least one always stays; below `panicThreshold`
- * healthy endpoints the pool routes to all (see {@link PoolMode}).
+ * it; an open breaker marks the endpoint an outlier, and the pool ejects it until the
+ * breaker's break ends and half-open probes decide. A breaker that keeps failing takes
+ * longer breaks (`breakMultiplier`, `breakMemoryMs`), so repeated ejections last longer, up
+ * to `maxBreakDuration`.
  *
- * `pick()` is O(1) and allocates nothing: power of two choices over the live list —
- * the endpoint with fewer requests in flight wins, a lower peak-EWMA latency breaks a tie
- * (Envoy's least_request, Finagle's P2C) — or round-robin.
+ * Routing never prefers a failing endpoint. An attempt goes, in this order, to:
+ * 1. a healthy endpoint (or a probing one with a free probe slot) the call has not failed
+ *    on — the balancer chooses among these, and only these, on the common path;
+ * 2. a failing endpoint the ejection cap (`maxEjectionRatio`) kept in rotation;
+ * 3. in panic mode (healthy share below `panicThreshold`), an ejected endpoint;
+ * 4. when the call has already failed on every endpoint that could take it, the best of
+ *    those again, in the same order.
+ * In `open` mode (no healthy endpoint) only step 1's probes go through.
+ *
+ * `pick()` is O(1) and allocates nothing on the common path: the pool keeps the healthy
+ * endpoints in their own list, rebuilt on each breaker transition, so the balancer (P2C by
+ * default, see {@link P2CBalancer}) draws only among them.
  */
 export class ServicePool {
   readonly service: string;
@@ -88,20 +49,30 @@ export class ServicePool {
   #mode = EMPTY;
   /** Endpoints whose breaker is not closed (open, forced open, half-open). */
   #unhealthy = 0;
-  #ejected = 0;
-  #cursor = 0;
-  #seed = (Math.random() * 0x7fffffff) | 1;
-  #returnTimer: NodeJS.Timeout | undefined;
+  /** Healthy and probing endpoints (not forced open): what the balancer draws from. */
+  #available: Endpoint[] = [];
+  /** Failing endpoints (open, not forced): a last resort. */
+  #failing: Endpoint[] = [];
+  readonly #balancer: Balancer;
+  readonly #filter: AttemptFilter;
+  readonly #ejector: Ejector;
   #readyResolve: (() => void) | undefined;
   readonly #ready: Promise<void>;
   #closed = false;
-  readonly #onEjection = new EventEmitter<EjectionEvent>();
-  /** Fires when an endpoint is ejected or returns. */
-  readonly onEjection: Event<EjectionEvent> = this.#onEjection.event;
+  /**
+   * Fires when an endpoint is ejected or returns (also published on the diagnostics channels
+   * `lifeline:discovery:eject` and `lifeline:discovery:return`).
+   */
+  readonly onEjection: Event<EjectionEvent>;
 
   constructor(service: string, settings: PoolSettings) {
     this.service = service;
     this.#settings = settings;
+    const balancer = settings.balancer;
+    this.#balancer = balancer === 'p2c' ? new P2CBalancer() : balancer === 'round-robin' ? new RoundRobinBalancer() : balancer;
+    this.#filter = new AttemptFilter(settings.ewmaDecayMs);
+    this.#ejector = new Ejector(service, settings.maxEjectionRatio, settings.logger, () => this.#endpoints);
+    this.onEjection = this.#ejector.onEjection;
     this.#ready = new Promise((resolve) => (this.#readyResolve = resolve));
   }
 
@@ -126,91 +97,66 @@ export class ServicePool {
    */
   async ready(deadline?: Deadline, signal?: AbortSignal): Promise<void> {
     if (this.#state !== undefined || this.#closed) return;
-    const remaining = deadline === undefined ? Infinity : deadline.remaining();
-    if (remaining <= 0 || signal?.aborted === true) return;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    await Promise.race([
-      this.#ready,
-      new Promise<void>((resolve) => {
-        if (remaining !== Infinity) timer = setTimeout(resolve, remaining);
-        onAbort = resolve;
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    await boundedWait(this.#ready, deadline, signal);
   }
 
   /**
-   * Picks an endpoint for the next attempt, preferring one other than `avoid` (the
-   * endpoint the previous attempt failed on). Undefined when none can take the call:
+   * Picks an endpoint for the next attempt, avoiding `avoid`: the endpoint the call's
+   * previous attempt failed on, or the set of every endpoint it failed on (so a retry never
+   * goes back to one while another can take it). Undefined when none can take the call:
    * {@link unavailableError} says why.
+   *
+   * @example
+   * const failedOn = new Set<Endpoint>();
+   * let endpoint = pool.pick();           // first attempt: nothing to avoid
+   * // … it failed:
+   * failedOn.add(endpoint!);
+   * endpoint = pool.pick(failedOn);       // a retry: elsewhere while another endpoint can take it
    */
-  pick(avoid?: Endpoint): Endpoint | undefined {
-    const list = this.#endpoints;
-    const n = list.length;
-    if (n <= 1) {
-      const only = list[0];
-      return only !== undefined && this.#usable(only) ? only : undefined;
-    }
-    let first: number;
-    if (this.#settings.balancer === 'p2c') {
-      first = this.#random() % n;
-      let second = this.#random() % (n - 1);
-      if (second >= first) second++;
-      const a = list[first]!;
-      const b = list[second]!;
-      const useA = a !== avoid && this.#usable(a);
-      const useB = b !== avoid && this.#usable(b);
-      if (useA && useB) return this.#better(a, b);
-      if (useA) return a;
-      if (useB) return b;
-    } else {
-      first = this.#cursor;
-      this.#cursor = first + 1 >= n ? 0 : first + 1;
-    }
-    // The draw missed (or round-robin): the first usable endpoint from there on.
-    for (let k = 0; k < n; k++) {
-      let i = first + k;
-      if (i >= n) i -= n;
-      const e = list[i]!;
-      if (e !== avoid && this.#usable(e)) {
-        if (this.#settings.balancer === 'round-robin') this.#cursor = i + 1 >= n ? 0 : i + 1;
-        return e;
+  pick(avoid?: Endpoint | ReadonlySet<Endpoint>): Endpoint | undefined {
+    const filter = this.#filter;
+    filter.begin(avoid);
+    let chosen = this.#balancer.pick(this.#available, filter);
+    if (chosen === undefined) chosen = this.#lastResort(filter);
+    filter.end();
+    return chosen;
+  }
+
+  /**
+   * No healthy endpoint will take the attempt: a failing one the cap kept in rotation, an
+   * ejected one in panic mode, and when the call has failed on every endpoint that could
+   * take it, the best of those again.
+   */
+  #lastResort(filter: AttemptFilter): Endpoint | undefined {
+    const mode = this.#mode;
+    const balancer = this.#balancer;
+    for (;;) {
+      if ((mode === NORMAL || mode === PANIC) && this.#failing.length > 0) {
+        filter.tier = NOT_EJECTED;
+        let chosen = balancer.pick(this.#failing, filter);
+        if (chosen === undefined && mode === PANIC) {
+          filter.tier = ANY_FAILING;
+          chosen = balancer.pick(this.#failing, filter);
+        }
+        if (chosen !== undefined) return chosen;
       }
+      if (!filter.avoiding) return undefined;
+      filter.avoiding = false;
+      filter.tier = AVAILABLE;
+      const chosen = balancer.pick(this.#available, filter);
+      if (chosen !== undefined) return chosen;
     }
-    return avoid !== undefined && avoid.index !== -1 && this.#usable(avoid) ? avoid : undefined;
   }
 
   /** Why `pick()` found nothing: `NO_ENDPOINTS`, or `CIRCUIT_OPEN` when every endpoint is failing. */
   unavailableError(): LifelineError {
-    if (this.#endpoints.length === 0) {
-      const state = this.#state;
-      const why =
-        state === undefined
-          ? `the ${this.#settings.source} resolver has not answered yet`
-          : state.error === undefined
-            ? `the ${this.#settings.source} resolver lists no instance`
-            : `${state.error.message}`;
-      return new LifelineError('NO_ENDPOINTS', `${this.service}: no endpoints: ${why}`, { retryable: false, service: this.service });
-    }
-    let retryAfter: number | undefined;
-    for (const e of this.#endpoints) {
-      const wait = e.breaker.snapshot().halfOpenInMs;
-      if (wait !== undefined && (retryAfter === undefined || wait < retryAfter)) retryAfter = wait;
-    }
-    return new CircuitOpenError(
-      this.service,
-      `${this.service}: circuit open: all ${this.#endpoints.length} endpoints are failing`,
-      retryAfter === undefined ? undefined : Math.ceil(retryAfter),
-    );
+    return unavailableError(this.service, this.#settings.source, this.#endpoints, this.#state);
   }
 
   /**
    * An attempt is being sent to `endpoint`: counts it in flight and returns the breaker
    * ticket to report its outcome with, or -1 when it goes around the breaker (a failing
-   * endpoint routed to anyway, in panic mode or beyond the ejection cap).
+   * endpoint taken as a last resort, or a probing one whose slots are taken).
    */
   begin(endpoint: Endpoint): number {
     endpoint.inFlight++;
@@ -227,15 +173,23 @@ export class ServicePool {
   /** The attempt got its response headers (or a response that is not a failure) after `latencyMs`. */
   succeeded(endpoint: Endpoint, ticket: number, latencyMs: number): void {
     endpoint.inFlight--;
-    endpoint.observe(latencyMs, this.#settings.clock.now(), this.#settings.ewmaDecayMs);
+    const now = this.#settings.clock.now();
+    this.#filter.record(now);
+    endpoint.observe(latencyMs, now, this.#settings.ewmaDecayMs);
     if (ticket !== -1) endpoint.breaker.success(ticket, latencyMs);
   }
 
-  /** The attempt failed (5xx, connection failure, timeout) after `latencyMs`. */
+  /**
+   * The attempt failed (5xx, connection failure, timeout) after `latencyMs`. The failure
+   * counts as a latency penalty of at least the breaker's slow-call threshold, never as the
+   * (often tiny) time it took to fail: see {@link Endpoint.penalize}.
+   */
   failed(endpoint: Endpoint, ticket: number, latencyMs: number, error: unknown): void {
     endpoint.inFlight--;
     endpoint.failures++;
-    endpoint.observe(latencyMs, this.#settings.clock.now(), this.#settings.ewmaDecayMs);
+    const now = this.#settings.clock.now();
+    this.#filter.record(now);
+    endpoint.penalize(latencyMs, now, this.#settings.failurePenaltyMs);
     if (ticket !== -1) endpoint.breaker.failure(ticket, latencyMs, error);
   }
 
@@ -246,17 +200,18 @@ export class ServicePool {
   }
 
   snapshot(): PoolSnapshot {
-    this.#wake();
+    this.#ejector.wake();
     const state = this.#state;
     return {
       service: this.service,
       source: this.#settings.source,
+      balancer: this.#balancer.name,
       mode: this.mode,
       stale: state?.stale ?? false,
       error: state?.error?.message,
       ageMs: state?.updatedAt === undefined ? undefined : Math.max(0, Date.now() - state.updatedAt),
       healthy: this.#endpoints.length - this.#unhealthy,
-      ejected: this.#ejected,
+      ejected: this.#ejector.count,
       endpoints: this.#endpoints.map((e) => e.snapshot()),
     };
   }
@@ -286,9 +241,8 @@ export class ServicePool {
     for (const endpoint of next) this.#byId.set(endpoint.id, endpoint);
     const hadEndpoints = this.#endpoints.length > 0;
     this.#endpoints = next;
-    this.#cursor = 0;
     this.#recount();
-    this.#reconcileEjections();
+    this.#ejector.reconcile();
     if (hadEndpoints && next.length === 0) {
       this.#settings.logger?.warn({ service: this.service, error: state.error?.message }, 'discovery: no endpoints left');
     }
@@ -299,47 +253,10 @@ export class ServicePool {
   /** @internal */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#returnTimer);
+    this.#ejector.close();
     for (const s of this.#subscriptions.values()) s.dispose();
     this.#subscriptions.clear();
     this.#readyResolve?.();
-  }
-
-  /**
-   * A 31-bit xorshift draw. Math.random() returns a double that V8 boxes when pick() is not
-   * inlined into its caller — about 30 bytes of garbage per pick; integer state allocates nothing.
-   */
-  #random(): number {
-    let x = this.#seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#seed = x;
-    return x >>> 1;
-  }
-
-  #usable(e: Endpoint): boolean {
-    if (e.forced) return false;
-    switch (this.#mode) {
-      case NORMAL:
-        return !e.ejected && (!e.probing || e.breaker.allowsCalls);
-      case PANIC:
-        return true;
-      case OPEN:
-        return e.probing && e.breaker.allowsCalls;
-      default:
-        return false;
-    }
-  }
-
-  #better(a: Endpoint, b: Endpoint): Endpoint {
-    if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight ? a : b;
-    if (a.ewma === b.ewma) return a;
-    // A latency sample older than the decay says little: let the endpoint be tried again.
-    const stale = this.#settings.clock.now() - this.#settings.ewmaDecayMs;
-    const la = a.sampledAt < stale ? 0 : a.ewma;
-    const lb = b.sampledAt < stale ? 0 : b.ewma;
-    return lb < la ? b : a;
   }
 
   #add(instance: Instance): Endpoint {
@@ -360,10 +277,7 @@ export class ServicePool {
     endpoint.index = -1;
     this.#subscriptions.get(endpoint)?.dispose();
     this.#subscriptions.delete(endpoint);
-    if (endpoint.ejected) {
-      endpoint.ejected = false;
-      this.#emit(endpoint, false, undefined);
-    }
+    this.#ejector.removed(endpoint);
   }
 
   #onBreaker(endpoint: Endpoint, change: StateChange): void {
@@ -372,110 +286,35 @@ export class ServicePool {
     endpoint.forced = to === 'forced-open';
     endpoint.failing = to === 'open' || to === 'forced-open';
     endpoint.probing = to === 'half-open';
-    if (endpoint.probing) {
-      // Its latency was measured while it failed: start afresh so the balancer lets the probes through.
-      endpoint.ewma = 0;
-      endpoint.sampledAt = 0;
-    }
-    if (!endpoint.failing && endpoint.ejected) {
-      endpoint.ejected = false;
-      this.#settings.logger?.info(
-        { service: this.service, endpoint: endpoint.id, breaker: to },
-        to === 'half-open' ? 'discovery: endpoint back on probation' : 'discovery: endpoint returned',
-      );
-      this.#emit(endpoint, false, undefined);
-    }
+    if (endpoint.failing) endpoint.openedBecause = change.reason;
+    // Its latency was measured while it failed: start afresh so the balancer lets the probes through.
+    if (endpoint.probing) endpoint.resetLatency();
+    if (!endpoint.failing) this.#ejector.returned(endpoint, change.reason, to);
     this.#recount();
-    this.#reconcileEjections();
+    this.#ejector.reconcile();
   }
 
-  /** Counts unhealthy and ejected endpoints and sets the routing mode. */
+  /** Counts unhealthy endpoints, sorts them into the balancer's lists, and sets the routing mode. */
   #recount(): void {
     let unhealthy = 0;
-    let ejected = 0;
+    const available: Endpoint[] = [];
+    const failing: Endpoint[] = [];
     for (const e of this.#endpoints) {
       if (e.failing || e.probing) unhealthy++;
-      if (e.ejected) ejected++;
+      if (!e.forced) (e.failing ? failing : available).push(e);
     }
     this.#unhealthy = unhealthy;
-    this.#ejected = ejected;
+    this.#available = available;
+    this.#failing = failing;
     const n = this.#endpoints.length;
     const healthy = n - unhealthy;
     const mode = n === 0 ? EMPTY : healthy === 0 ? OPEN : healthy < this.#settings.panicThreshold * n ? PANIC : NORMAL;
     if (mode !== this.#mode && (mode === PANIC || this.#mode === PANIC || mode === OPEN || this.#mode === OPEN)) {
       this.#settings.logger?.warn(
         { service: this.service, from: MODES[this.#mode], to: MODES[mode], healthy, endpoints: n },
-        mode === PANIC ? 'discovery: panic mode, routing to every endpoint' : mode === OPEN ? 'discovery: every endpoint is failing' : 'discovery: routing mode changed',
+        mode === PANIC ? 'discovery: panic mode, ejected endpoints are a last resort' : mode === OPEN ? 'discovery: every endpoint is failing' : 'discovery: routing mode changed',
       );
     }
     this.#mode = mode;
-  }
-
-  /** Ejects failing endpoints up to the cap (at most `maxEjectionRatio`, never the last one). */
-  #reconcileEjections(): void {
-    const n = this.#endpoints.length;
-    const cap = Math.min(Math.floor(this.#settings.maxEjectionRatio * n), n - 1);
-    if (this.#ejected > cap) {
-      for (const e of this.#endpoints) {
-        if (this.#ejected <= cap) break;
-        if (e.ejected) {
-          e.ejected = false;
-          this.#ejected--;
-          this.#emit(e, false, undefined);
-        }
-      }
-    }
-    for (const e of this.#endpoints) {
-      if (this.#ejected >= cap) break;
-      if (e.failing && !e.ejected) {
-        e.ejected = true;
-        e.ejections++;
-        this.#ejected++;
-        const duration = e.breaker.snapshot().halfOpenInMs;
-        this.#settings.logger?.warn(
-          { service: this.service, endpoint: e.id, ejections: e.ejections, durationMs: duration },
-          'discovery: endpoint ejected',
-        );
-        this.#emit(e, true, duration);
-      }
-    }
-    this.#scheduleReturn();
-  }
-
-  /** One timer for the whole pool, at the earliest end of a break, to move that breaker to half-open. */
-  #scheduleReturn(): void {
-    clearTimeout(this.#returnTimer);
-    this.#returnTimer = undefined;
-    if (this.#closed) return;
-    let soonest = Infinity;
-    for (const e of this.#endpoints) {
-      if (!e.failing || e.forced) continue;
-      const wait = e.breaker.snapshot().halfOpenInMs;
-      if (wait !== undefined && wait < soonest) soonest = wait;
-    }
-    if (soonest === Infinity) return;
-    this.#returnTimer = setTimeout(() => this.#wake(), Math.max(1, Math.ceil(soonest)));
-    this.#returnTimer.unref();
-  }
-
-  /** Lets breakers whose break is over move to half-open (their state change event does the rest). */
-  #wake(): void {
-    let moved = false;
-    for (const e of this.#endpoints) {
-      if (e.failing && !e.forced && e.breaker.state !== 'open') moved = true;
-    }
-    if (!moved) this.#scheduleReturn();
-  }
-
-  #emit(endpoint: Endpoint, ejected: boolean, durationMs: number | undefined): void {
-    if (!this.#onEjection.hasListeners) return;
-    this.#onEjection.emit({
-      service: this.service,
-      endpoint: endpoint.id,
-      address: hostPort(endpoint.instance.host, endpoint.instance.port),
-      ejected,
-      ejections: endpoint.ejections,
-      durationMs,
-    });
   }
 }

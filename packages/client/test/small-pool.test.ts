@@ -1,0 +1,60 @@
+import { Discovery, StaticResolver } from '@lifeline/discovery';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, type LifelineClient } from '../src/index.ts';
+import { closedPort, startServer, type TestServer } from './servers.ts';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+/** Runs `total` idempotent GETs, `concurrency` at a time; returns how many got a 200. */
+async function drive(client: LifelineClient, total: number, concurrency: number): Promise<number> {
+  let next = 0;
+  let ok = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      const res = await client.get('/work').catch(() => undefined);
+      if (res !== undefined) {
+        await res.body.dump();
+        if (res.status === 200) ok++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return ok;
+}
+
+describe('a small pool with the default options', () => {
+  it('1 of 3 healthy (one refusing connections, one answering 500): ≥ 95 % of calls succeed and the refusing endpoint gets few attempts', async () => {
+    const servers: TestServer[] = await Promise.all([
+      startServer((_req, res) => res.end('ok')),
+      startServer((_req, res) => {
+        res.statusCode = 500;
+        res.end('broken');
+      }),
+    ]);
+    for (const s of servers) cleanup.push(() => s.close());
+    const [healthy, failing] = servers as [TestServer, TestServer];
+    const refusing = `127.0.0.1:${await closedPort()}`;
+    const discovery = new Discovery({
+      resolver: new StaticResolver({ services: { payment: [refusing, `127.0.0.1:${failing.port}`, `127.0.0.1:${healthy.port}`] } }),
+    });
+    const client = createClient({ service: 'payment', discovery });
+    cleanup.push(
+      () => discovery.close(),
+      () => client.close(),
+    );
+
+    const ok = await drive(client, 200, 4);
+    const byAddress = new Map(discovery.snapshot().services[0]!.endpoints.map((e) => [e.address, e]));
+    const refused = byAddress.get(refusing)!.requests;
+    const answered500 = failing.seen.length;
+    expect(ok).toBeGreaterThanOrEqual(190);
+    // Until its breaker opens (5 failures in a row) and then nothing but the odd probe.
+    expect(refused).toBeLessThanOrEqual(12);
+    expect(answered500).toBeLessThanOrEqual(12);
+    expect(healthy.seen.length).toBeGreaterThanOrEqual(ok);
+  });
+});
