@@ -88,6 +88,12 @@ export class Call implements TimerTask, RetryExecuteOptions, AttemptOwner {
   #endpoint: Endpoint | undefined;
   /** Whether `#endpoint` still counts the attempt in flight. */
   #endpointBusy = false;
+  /**
+   * The endpoints this call's earlier attempts failed on (an attempt is followed by another
+   * only when it failed): the endpoint itself, then a Set from the second one on, so the
+   * first retry allocates nothing.
+   */
+  #failedOn: Endpoint | Set<Endpoint> | undefined;
   #abortReason: Error | null = null;
   /** Why the last attempt could not be sent (an open breaker) while a response was held. */
   #refusal: Error | undefined;
@@ -313,8 +319,15 @@ export class Call implements TimerTask, RetryExecuteOptions, AttemptOwner {
     const settings = this.#settings;
     const pool = settings.pool;
     if (pool !== undefined) {
-      // A retry prefers an endpoint other than the one that just failed.
-      const endpoint = pool.pick(this.#endpoint);
+      // A retry avoids every endpoint this call has already failed on.
+      const last = this.#endpoint;
+      const failedOn = this.#failedOn;
+      if (last !== undefined && last !== failedOn) {
+        if (failedOn === undefined) this.#failedOn = last;
+        else if (failedOn instanceof Set) failedOn.add(last);
+        else this.#failedOn = new Set([failedOn, last]);
+      }
+      const endpoint = pool.pick(this.#failedOn);
       if (endpoint === undefined) return pool.unavailableError();
       this.#endpoint = endpoint;
       this.#ticket = pool.begin(endpoint);

@@ -1,7 +1,7 @@
-import { Discovery, StaticResolver } from '@lifeline/discovery';
+import { Discovery, StaticResolver, type Balancer } from '@lifeline/discovery';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '../src/index.ts';
-import { closedPort, startServer, type TestServer } from './servers.ts';
+import { closedPort, quickBackoff, startServer, type TestServer } from './servers.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -56,5 +56,47 @@ describe('a small pool with the default options', () => {
     expect(refused).toBeLessThanOrEqual(12);
     expect(answered500).toBeLessThanOrEqual(12);
     expect(healthy.seen.length).toBeGreaterThanOrEqual(ok);
+  });
+
+  it('a retry never goes back to an endpoint the call already failed on while another can take it', async () => {
+    const servers: TestServer[] = await Promise.all([
+      startServer((_req, res) => {
+        res.statusCode = 500;
+        res.end('broken');
+      }),
+      startServer((_req, res) => res.end('ok')),
+    ]);
+    for (const s of servers) cleanup.push(() => s.close());
+    const [failing, healthy] = servers as [TestServer, TestServer];
+    const refusing = `127.0.0.1:${await closedPort()}`;
+    const tried = new Map<string, number>();
+    // Always the first endpoint in the list that may take the attempt: refusing, then 500, then healthy.
+    const inOrder: Balancer = {
+      name: 'in-order',
+      pick(candidates, context) {
+        for (const e of candidates) if (context.accepts(e)) return e;
+        return undefined;
+      },
+    };
+    const discovery = new Discovery({
+      resolver: new StaticResolver({ services: { payment: [refusing, `127.0.0.1:${failing.port}`, `127.0.0.1:${healthy.port}`] } }),
+      balancer: inOrder,
+      // Never ejected, so both failing endpoints stay candidates for every call.
+      breaker: { consecutiveFailures: Infinity, minimumCalls: 1_000 },
+    });
+    const client = createClient({ service: 'payment', discovery, retry: { maxAttempts: 3, backoff: quickBackoff, budget: false } });
+    cleanup.push(
+      () => discovery.close(),
+      () => client.close(),
+    );
+    for (let i = 0; i < 10; i++) {
+      const res = await client.get('/work');
+      expect(res.status).toBe(200);
+      await res.body.dump();
+    }
+    for (const e of discovery.snapshot().services[0]!.endpoints) tried.set(e.address, e.requests);
+    // Each call: refused, then 500, then — avoiding both, not only the last — the healthy one.
+    expect([...tried.values()]).toEqual([10, 10, 10]);
+    expect(failing.seen.length).toBe(10);
   });
 });
