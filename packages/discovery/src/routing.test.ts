@@ -82,7 +82,7 @@ describe('routing', () => {
     );
   });
 
-  it('a retry avoids a failing-then-recovered endpoint the call failed on, and a pick keeps no reference to the set', () => {
+  it('reads the caller’s set of failed endpoints at each pick, never a copy of it', () => {
     const { pool, endpoints } = setup(2);
     const [a, b] = endpoints as [Endpoint, Endpoint];
     const failedOn = new Set([a]);
