@@ -1,4 +1,4 @@
-import type { BreakerGroup, CircuitBreaker } from '@lifeline/breaker';
+import type { Breaker, BreakerGroup } from '@lifeline/breaker';
 import type { Limiter } from '@lifeline/bulkhead';
 import type { Clock, CoarseTimer, Deadline } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
@@ -17,7 +17,7 @@ export interface CallSettings {
   readonly timer: CoarseTimer;
   readonly clock: Clock;
   /** The dependency's breaker, every attempt goes through it. */
-  readonly breaker: CircuitBreaker | undefined;
+  readonly breaker: Breaker | undefined;
   /** A breaker per origin, for an interceptor that serves any origin. */
   readonly breakers: BreakerGroup | undefined;
   /** With discovery: the service's endpoints; each attempt picks one. */

@@ -1,5 +1,5 @@
 import { Deadline, HttpStatusError, isLifelineError, LifelineError, type PolicyContext, type TimerTask } from '@lifeline/core';
-import type { CircuitBreaker } from '@lifeline/breaker';
+import type { Breaker } from '@lifeline/breaker';
 import type { Endpoint } from '@lifeline/discovery';
 import type { GiveUpEvent, RetryEvent, RetryExecuteOptions } from '@lifeline/retry';
 import { currentRequestContext, formatDeadlineHeader, newRequestId, parentContext, REQUEST_ID, type RequestContext } from '@lifeline/trace';
@@ -83,7 +83,7 @@ export class Call implements TimerTask, RetryExecuteOptions, AttemptOwner {
   /** The breaker ticket of the attempt in progress; -1 once its outcome is reported. */
   #ticket = -1;
   /** The breaker of the attempt in progress (without discovery). */
-  #breaker: CircuitBreaker | undefined;
+  #breaker: Breaker | undefined;
   /** The endpoint of the attempt in progress (discovery), kept after it to steer the retry elsewhere. */
   #endpoint: Endpoint | undefined;
   /** Whether `#endpoint` still counts the attempt in flight. */

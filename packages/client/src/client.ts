@@ -1,4 +1,4 @@
-import type { CircuitBreaker } from '@lifeline/breaker';
+import type { Breaker } from '@lifeline/breaker';
 import { isLimiter, type Limiter } from '@lifeline/bulkhead';
 import { abortError, checkOptionNames, Deadline, HttpStatusError, LifelineError, type Clock, type Event } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
@@ -35,7 +35,7 @@ export class LifelineClient {
   /** The retry policy; its budget is shared by every call of this client. */
   readonly retry: RetryPolicy;
   /** The circuit breaker every attempt goes through, if any. */
-  readonly breaker: CircuitBreaker | undefined;
+  readonly breaker: Breaker | undefined;
   /** The limiter (bulkhead) around whole calls, if any. */
   readonly bulkhead: Limiter | undefined;
   /** With discovery: the service's endpoints and balancer (shared with other clients of the service). */

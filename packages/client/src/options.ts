@@ -1,5 +1,5 @@
 import { checkDuration, optionNames, type Clock, type Deadline, type Logger } from '@lifeline/core';
-import type { CircuitBreaker, CircuitBreakerOptions } from '@lifeline/breaker';
+import type { Breaker, CircuitBreakerOptions } from '@lifeline/breaker';
 import type { BulkheadOptions, Limiter } from '@lifeline/bulkhead';
 import type { Discovery } from '@lifeline/discovery';
 import type { RetryPolicy, RetryPolicyOptions } from '@lifeline/retry';
@@ -44,13 +44,15 @@ export interface LifelineOptions extends TelemetryOptions {
   /** The retry policy, its options, or `false` for a single attempt. Default: 3 attempts in a 20 % budget. */
   retry?: RetryPolicy | RetryPolicyOptions | false;
   /**
-   * The circuit breaker every attempt goes through: one, its options, or `false`. Default:
+   * The circuit breaker every attempt goes through: any `Breaker` (Lifeline's
+   * `CircuitBreaker`, or an existing opossum breaker through `fromOpossum` from
+   * `@lifeline/breaker/opossum`), a `CircuitBreaker`'s options, or `false`. Default:
    * opens at ≥ 50 % failures over ≥ 20 calls in 10 s or 5 in a row, half-open after 5 s with
    * 3 probes; 5xx, connection failures and timeouts are failures, and so is a response
    * slower than 0.8 × `attemptTimeout`. With `discovery`, each endpoint has a breaker of
    * its own, configured on the `Discovery`, and this option is refused.
    */
-  breaker?: CircuitBreaker | CircuitBreakerOptions | false;
+  breaker?: Breaker | CircuitBreakerOptions | false;
   /**
    * The limiter around whole calls to this dependency: any `Limiter` (a `Bulkhead`, a
    * `FleetBulkhead` shared by a fleet over Redis), a local bulkhead's options, or `false`.

@@ -1,4 +1,4 @@
-import type { BreakerGroup, BreakerSnapshot, CircuitBreaker } from '@lifeline/breaker';
+import type { Breaker, BreakerGroup, BreakerSnapshot } from '@lifeline/breaker';
 import type { BulkheadSnapshot, Limiter, LimiterSnapshot } from '@lifeline/bulkhead';
 import { abortError, CoarseTimer, type Disposable } from '@lifeline/core';
 import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
@@ -39,7 +39,7 @@ export interface LifelineInterceptor extends Dispatcher.DispatcherComposeInterce
 export class Pipeline {
   readonly name: string;
   readonly retry: RetryPolicy;
-  readonly breaker: CircuitBreaker | undefined;
+  readonly breaker: Breaker | undefined;
   readonly breakers: BreakerGroup | undefined;
   readonly limiter: Limiter | undefined;
   readonly pool: ServicePool | undefined;

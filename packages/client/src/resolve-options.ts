@@ -1,4 +1,4 @@
-import { BreakerGroup, CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
+import { BreakerGroup, CircuitBreaker, isBreaker, type Breaker, type CircuitBreakerOptions } from '@lifeline/breaker';
 import { Bulkhead, isLimiter, type BulkheadOptions, type Limiter } from '@lifeline/bulkhead';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, checkString, systemClock, type Clock, type Logger } from '@lifeline/core';
 import type { Discovery } from '@lifeline/discovery';
@@ -24,7 +24,7 @@ export interface ResolvedOptions {
   attemptTimeout: number;
   retry: RetryPolicy;
   /** One breaker for the dependency. */
-  breaker: CircuitBreaker | undefined;
+  breaker: Breaker | undefined;
   /** A breaker per origin, for an interceptor that serves any origin. */
   breakers: BreakerGroup | undefined;
   limiter: Limiter | undefined;
@@ -97,7 +97,7 @@ function resolveTarget(options: ClientOptions, face: Face): Pick<ResolvedOptions
 
 function resolveBreaker(options: ClientOptions, name: string, attemptTimeout: number, anyOrigin: boolean): Pick<ResolvedOptions, 'breaker' | 'breakers'> {
   const option = options.breaker;
-  if (option instanceof CircuitBreaker) return { breaker: option, breakers: undefined };
+  if (isBreaker(option)) return { breaker: option, breakers: undefined };
   if (option === false || options.discovery !== undefined) return { breaker: undefined, breakers: undefined };
   const settings: CircuitBreakerOptions = {
     slowCallMs: attemptTimeout === Infinity ? Infinity : attemptTimeout * 0.8,

@@ -1,4 +1,4 @@
-import type { CircuitBreaker, BreakerState } from '@lifeline/breaker';
+import type { Breaker, BreakerState } from '@lifeline/breaker';
 import type { Limiter } from '@lifeline/bulkhead';
 import { isLifelineError, type Disposable } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
@@ -41,7 +41,7 @@ export interface TelemetryOptions {
 
 /** The parts of a client whose state is reported as metrics. @internal */
 export interface ObservedParts {
-  breaker: CircuitBreaker | undefined;
+  breaker: Breaker | undefined;
   bulkhead: Limiter | undefined;
   pool: ServicePool | undefined;
 }
