@@ -1,11 +1,11 @@
 import type { Breaker, BreakerGroup } from '@lifeline/breaker';
 import type { Limiter } from '@lifeline/bulkhead';
 import type { Clock, CoarseTimer, Deadline } from '@lifeline/core';
-import type { ServicePool } from '@lifeline/discovery';
+import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
 import type { RequestContext } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
-import type { Telemetry } from './telemetry.ts';
+import type { CallTrace, Telemetry } from './telemetry.ts';
 
 /** What every call of a pipeline runs on, resolved once at construction. @internal */
 export interface CallSettings {
@@ -52,4 +52,43 @@ export interface CallOptions {
 /** undici's dispatch options with the client's per-call entry. @internal */
 export interface LifelineDispatchOptions extends Dispatcher.DispatchOptions {
   readonly lifeline?: CallOptions;
+}
+
+/** The dispatch option under which a call's state travels from the call stage down the pipeline. @internal */
+export const CALL: unique symbol = Symbol('lifeline.call');
+
+/**
+ * One call's state, made once by the call stage and read (a few fields written) by the
+ * stages below it as the call's attempts go down the pipeline.
+ *
+ * @internal
+ */
+export interface CallState {
+  readonly service: string;
+  readonly deadline: Deadline;
+  /** Whether the method (or an Idempotency-Key) makes repeating the call safe. */
+  readonly idempotent: boolean;
+  /** Whether the body can be sent again (set once a fetch body has been read into memory). */
+  readonly replayable: boolean;
+  /** The limit on one attempt, ms. */
+  readonly attemptTimeout: number;
+  /** The client built the headers: a record with lower-case names, defaults included. */
+  readonly own: boolean;
+  readonly trace: CallTrace;
+  /** The caller's signal (or the inbound request's); else the pipeline's close signal. */
+  readonly signal: AbortSignal;
+  /** Why the caller (or the pipeline) ended the call, once it has. */
+  readonly abortReason: Error | null;
+  /** The attempt being made: 1 for the first (the retry stage counts). */
+  attempt: number;
+  /** Attempts sent so far (the attempt stage counts). */
+  sent: number;
+  /** With discovery: the endpoint of the last attempt, and those the call failed on before it. */
+  endpoint: Endpoint | undefined;
+  failedOn: Endpoint | Set<Endpoint> | undefined;
+}
+
+/** undici's dispatch options as they travel below the call stage. @internal */
+export interface StageOptions extends Dispatcher.DispatchOptions {
+  readonly [CALL]: CallState;
 }

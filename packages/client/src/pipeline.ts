@@ -5,10 +5,14 @@ import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
 import type { RetryBudgetSnapshot, RetryPolicy } from '@lifeline/retry';
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
-import { Call } from './call.ts';
+import { attemptStage } from './attempt-stage.ts';
+import { CallHandler } from './call-handler.ts';
 import type { CallSettings, LifelineDispatchOptions } from './call-settings.ts';
 import { LegacyHandler } from './legacy-handler.ts';
+import { limiterStage } from './limiter-stage.ts';
 import type { ResolvedOptions } from './resolve-options.ts';
+import { retryStage } from './retry-stage.ts';
+import { routeStage } from './route-stage.ts';
 import { Telemetry } from './telemetry.ts';
 
 /** The state of a pipeline (a client's, a dispatcher's) as plain JSON: what `snapshot()` reports. */
@@ -31,8 +35,11 @@ export interface LifelineInterceptor extends Dispatcher.DispatcherComposeInterce
 /**
  * The one outgoing pipeline, built once from resolved options: the parts every call goes
  * through (limiter, retry policy, breaker or discovered endpoints, telemetry, the coarse
- * deadline timer) and the call stage, the undici interceptor that turns each dispatched
- * request into a {@link Call}. The client facade and the fetch dispatcher both run on it.
+ * deadline timer) and the chain of undici interceptors over them, in a fixed order —
+ * call → limiter → retry → route → attempt — each a small factory handing the work to a
+ * handler class. The call stage makes each call's state once ({@link CallHandler}); it
+ * travels down in the dispatch options. The client facade and the fetch dispatcher both
+ * run on this one chain.
  *
  * @internal
  */
@@ -56,10 +63,10 @@ export class Pipeline {
   // Calls in flight, as an intrusive list through the calls themselves. A Set with an
   // add/delete per request measurably pushed the client into heavy young-generation GC
   // (see bench/README.md); linking costs two field writes.
-  #inFlightHead: Call | null = null;
+  #inFlightHead: CallHandler | null = null;
   #inFlightCount = 0;
   #drained: (() => void) | undefined;
-  readonly #onSettled = (call: Call): void => this.#untrack(call);
+  readonly #onSettled = (call: CallHandler): void => this.#untrack(call);
 
   constructor(resolved: ResolvedOptions, ownsLimiter: boolean) {
     this.name = resolved.name;
@@ -110,8 +117,14 @@ export class Pipeline {
         budget.onRecovered((snapshot) => logger.info({ service: this.name, budget: snapshot }, 'retry budget recovered')),
       );
     }
-    const stage = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch => (opts, handler) => this.#call(dispatch, opts, handler);
-    this.interceptor = Object.assign(stage, { snapshot: () => this.snapshot() });
+    const settings = this.settings;
+    const below = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
+      limiterStage(settings.limiter)(retryStage(settings)(routeStage(settings)(attemptStage(settings)(dispatch))));
+    const chain = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch => {
+      const next = below(dispatch);
+      return (opts, handler) => this.#call(next, opts, handler);
+    };
+    this.interceptor = Object.assign(chain, { snapshot: () => this.snapshot() });
   }
 
   /** Calls in flight (including those waiting for a slot or to retry). */
@@ -139,7 +152,7 @@ export class Pipeline {
   /** Ends every call in flight now with `reason`, retry waits included. */
   abortAll(reason: Error): void {
     this.#closer.abort(reason);
-    const calls: Call[] = [];
+    const calls: CallHandler[] = [];
     for (let call = this.#inFlightHead; call !== null; call = call.nextInFlight) calls.push(call);
     for (const call of calls) call.abort(reason);
   }
@@ -152,7 +165,7 @@ export class Pipeline {
     if (this.#ownsLimiter) this.limiter?.close();
   }
 
-  /** The call stage: every request dispatched through the pipeline becomes one {@link Call}. */
+  /** The call stage: every request dispatched through the pipeline becomes one {@link CallHandler}. */
   #call(dispatch: Dispatcher.Dispatch, opts: LifelineDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     // Node's global fetch bundles an older undici that passes old-style handlers.
     if (LegacyHandler.isLegacy(handler)) handler = new LegacyHandler(handler);
@@ -167,15 +180,15 @@ export class Pipeline {
         return false;
       }
     }
-    const call = new Call(this.settings, dispatch, opts, handler);
+    const call = new CallHandler(this.settings, opts, handler);
     this.#track(call);
-    call.start();
+    call.start(dispatch);
     const signal = call.callerSignal;
     if (signal?.aborted === true) call.abort(abortError(signal));
     return true;
   }
 
-  #track(call: Call): void {
+  #track(call: CallHandler): void {
     const head = this.#inFlightHead;
     call.nextInFlight = head;
     if (head !== null) head.prevInFlight = call;
@@ -194,7 +207,7 @@ export class Pipeline {
     };
   }
 
-  #untrack(call: Call): void {
+  #untrack(call: CallHandler): void {
     const { prevInFlight: prev, nextInFlight: next } = call;
     if (prev === null) this.#inFlightHead = next;
     else prev.nextInFlight = next;

@@ -191,10 +191,10 @@ export class Telemetry {
   }
 
   /** A retry was decided: counted, and an event on the call's span. */
-  retried(span: Span | undefined, attempt: number, delay: number, error: unknown): void {
+  retried(span: Span | undefined, attempt: number, delay: number, status: number, error: unknown): void {
     this.#instruments?.retries.add(1, { [SERVICE]: this.service });
     if (span?.isRecording() === true) {
-      span.addEvent('lifeline.retry', { 'lifeline.attempt': attempt, 'lifeline.retry.delay_ms': Math.round(delay), [ERROR_TYPE]: errorType(0, error) ?? '_OTHER' });
+      span.addEvent('lifeline.retry', { 'lifeline.attempt': attempt, 'lifeline.retry.delay_ms': Math.round(delay), [ERROR_TYPE]: errorType(status, error) ?? '_OTHER' });
     }
   }
 

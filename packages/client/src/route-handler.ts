@@ -1,0 +1,133 @@
+import type { Breaker } from '@lifeline/breaker';
+import { HttpStatusError, isLifelineError, withoutStack } from '@lifeline/core';
+import type { Endpoint } from '@lifeline/discovery';
+import type { Dispatcher } from 'undici';
+import { CALL, type CallSettings, type CallState, type StageOptions } from './call-settings.ts';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/**
+ * Where one attempt goes and what it teaches: with discovery, an endpoint picked by the
+ * balancer (never one this call already failed on while another can take it), its origin
+ * put on the request; else the request's origin through the dependency's breaker (or the
+ * origin's own, for an interceptor that serves any origin). An open breaker or an empty
+ * pool refuses the attempt before anything is sent. The outcome — at response headers (a
+ * 5xx is a failure, slowness is judged by the time to headers) or at the failure before
+ * them — goes back to the breaker and the balancer; an attempt the caller abandoned says
+ * nothing about the dependency and is cancelled.
+ *
+ * Callbacks pass through unchanged, with the attempt's own controller.
+ *
+ * @internal
+ */
+export class RouteHandler implements Dispatcher.DispatchHandler {
+  readonly #settings: CallSettings;
+  readonly #upstream: Dispatcher.DispatchHandler;
+  readonly #call: CallState;
+  #breaker: Breaker | undefined;
+  #endpoint: Endpoint | undefined;
+  /** The breaker ticket; -1 once the outcome is reported (or when the attempt goes around the breaker). */
+  #ticket = -1;
+  #open = false;
+  #startedAt = 0;
+
+  constructor(settings: CallSettings, call: CallState, upstream: Dispatcher.DispatchHandler) {
+    this.#settings = settings;
+    this.#call = call;
+    this.#upstream = upstream;
+  }
+
+  start(dispatch: Dispatcher.Dispatch, options: StageOptions): void {
+    const settings = this.#settings;
+    const call = options[CALL];
+    const pool = settings.pool;
+    let routed = options;
+    if (pool !== undefined) {
+      // A retry avoids every endpoint this call has already failed on.
+      const last = call.endpoint;
+      const failedOn = call.failedOn;
+      if (last !== undefined && last !== failedOn) {
+        if (failedOn === undefined) call.failedOn = last;
+        else if (failedOn instanceof Set) failedOn.add(last);
+        else call.failedOn = new Set([failedOn, last]);
+      }
+      const endpoint = pool.pick(call.failedOn);
+      if (endpoint === undefined) return this.#refuse(pool.unavailableError());
+      call.endpoint = this.#endpoint = endpoint;
+      this.#ticket = pool.begin(endpoint);
+      routed = { ...options, origin: endpoint.origin };
+    } else {
+      const given = options.origin;
+      const breaker = settings.breaker ?? settings.breakers?.get(typeof given === 'string' ? given : given === undefined ? '' : given.origin);
+      if (breaker !== undefined) {
+        try {
+          this.#ticket = breaker.acquire();
+        } catch (error) {
+          // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
+          return this.#refuse(error instanceof Error ? error : new Error(String(error)));
+        }
+        this.#breaker = breaker;
+      }
+    }
+    this.#open = true;
+    this.#startedAt = settings.clock.now();
+    dispatch(routed, this);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#upstream.onRequestStart?.(controller, context);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    this.#outcome(status, undefined);
+    this.#upstream.onResponseStart?.(controller, status, headers, statusText);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#upstream.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Headers): void {
+    this.#upstream.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.#outcome(0, error);
+    this.#upstream.onResponseError?.(controller as Dispatcher.DispatchController, error);
+  }
+
+  /** Nothing is sent: the refusal is an event on the call's span and the attempt's failure. */
+  #refuse(error: Error): void {
+    this.#settings.telemetry.refused(this.#call.trace.span, error);
+    this.#upstream.onResponseError?.(null as unknown as Dispatcher.DispatchController, error);
+  }
+
+  #outcome(status: number, error: unknown): void {
+    if (!this.#open) return;
+    this.#open = false;
+    const settings = this.#settings;
+    const elapsed = settings.clock.now() - this.#startedAt;
+    // An abandoned attempt, or one never sent (a header undici refused), says nothing about the dependency.
+    const cancelled =
+      error !== undefined && (isLifelineError(error, 'ABORTED') || isLifelineError(error, 'INVALID_HEADER') || error === this.#call.abortReason);
+    const failure = error ?? (status < 500 ? undefined : withoutStack(() => new HttpStatusError(status, {}, '', { service: this.#call.service })));
+    const ticket = this.#ticket;
+    const endpoint = this.#endpoint;
+    const pool = settings.pool;
+    if (pool !== undefined && endpoint !== undefined) {
+      if (cancelled) pool.cancelled(endpoint, ticket);
+      else if (failure === undefined) pool.succeeded(endpoint, ticket, elapsed);
+      else {
+        const wasEjected = endpoint.ejected;
+        pool.failed(endpoint, ticket, elapsed, failure);
+        if (!wasEjected && endpoint.ejected) settings.telemetry.ejected(this.#call.trace.span, endpoint.origin);
+      }
+      return;
+    }
+    const breaker = this.#breaker;
+    if (breaker === undefined) return;
+    if (cancelled) breaker.cancel(ticket);
+    else if (failure === undefined) breaker.success(ticket, elapsed);
+    else breaker.failure(ticket, elapsed, failure);
+  }
+}
