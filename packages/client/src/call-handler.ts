@@ -133,7 +133,11 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
     if (this.#state === DONE) return;
     this.#dispatched = true;
     try {
-      const options: StageOptions = { ...this.#options, [CALL]: this };
+      // The client's own options object is made for this call alone: it carries the state as
+      // it is. A request from fetch / undici.request is the caller's: it gets a copy.
+      let options = this.#options as StageOptions & { [CALL]: CallState };
+      if (this.own) options[CALL] = this;
+      else options = { ...options, [CALL]: this };
       dispatch(options, this);
     } catch (error) {
       this.onResponseError(null, error as Error);

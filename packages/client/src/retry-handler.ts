@@ -14,6 +14,9 @@ const DONE = 3;
 /** Bytes of a held response's body kept for a possible replay; past this its connection pauses. */
 const HOLD_LIMIT = 64 * 1024;
 
+/** What a held response has before it is set: nothing allocated per call. */
+const NO_HEADERS: Headers = Object.freeze({});
+
 /** Read right after each decision: decide() is synchronous, so one object serves every call. */
 const decision = new RetryDecision();
 
@@ -58,13 +61,13 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
   // The held response, while a retry is pending.
   #held: Dispatcher.DispatchController | null = null;
   #heldStatus = 0;
-  #heldHeaders: Headers = {};
+  #heldHeaders: Headers = NO_HEADERS;
   #heldText = '';
-  #heldChunks: Buffer[] = [];
+  #heldChunks: Buffer[] | null = null;
   #heldBytes = 0;
   #heldEnded = false;
   #heldFailed = false;
-  #heldTrailers: Headers = {};
+  #heldTrailers: Headers = NO_HEADERS;
 
   constructor(settings: CallSettings, options: StageOptions, upstream: Dispatcher.DispatchHandler) {
     super(upstream);
@@ -115,7 +118,7 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     if (controller === this.below && this.#state === COMMITTED) {
       this.upstream.onResponseData?.(this, chunk);
     } else if (controller === this.#held) {
-      this.#heldChunks.push(chunk);
+      this.#heldChunks!.push(chunk);
       this.#heldBytes += chunk.length;
       if (this.#heldBytes > HOLD_LIMIT) controller.pause();
     }
@@ -212,7 +215,7 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     const held = this.#held;
     if (held === null) return;
     this.#held = null;
-    this.#heldChunks = [];
+    this.#heldChunks = null;
     if (!this.#heldEnded && !this.#heldFailed) held.abort(new Error('retrying: response discarded'));
   }
 
@@ -223,8 +226,8 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     this.#state = COMMITTED;
     this.setBelow(held);
     this.upstream.onResponseStart?.(this, this.#heldStatus, this.#heldHeaders, this.#heldText);
-    const chunks = this.#heldChunks;
-    this.#heldChunks = [];
+    const chunks = this.#heldChunks!;
+    this.#heldChunks = null;
     for (const chunk of chunks) {
       if (this.#state !== COMMITTED) return; // aborted by the consumer mid-replay
       this.upstream.onResponseData?.(this, chunk);
