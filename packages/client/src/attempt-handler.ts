@@ -7,7 +7,7 @@ import { CALL, type CallSettings, type CallState, type StageOptions } from './ca
 import { invalidHeaderError } from './header-check.ts';
 import { mapNetworkError } from './map-error.ts';
 import { StageHandler } from './stage-handler.ts';
-import { traceHeaders } from './telemetry.ts';
+import { traceHeaders } from './call-trace.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 

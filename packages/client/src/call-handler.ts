@@ -7,7 +7,7 @@ import { headerValue } from './header-value.ts';
 import { isIdempotentMethod } from './idempotency.ts';
 import { isReplayable, readBody, replayableLength } from './request-body.ts';
 import { StageHandler } from './stage-handler.ts';
-import { startCallTrace, type CallTrace } from './telemetry.ts';
+import { startCallTrace, type CallTrace } from './call-trace.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 

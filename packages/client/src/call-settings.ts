@@ -5,7 +5,8 @@ import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
 import type { RequestContext } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
-import type { CallTrace, Telemetry } from './telemetry.ts';
+import type { CallTrace } from './call-trace.ts';
+import type { Telemetry } from './telemetry.ts';
 
 /** What every call of a pipeline runs on, resolved once at construction. @internal */
 export interface CallSettings {
