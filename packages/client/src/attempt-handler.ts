@@ -8,6 +8,7 @@ import { invalidHeaderError } from './header-check.ts';
 import { mapNetworkError } from './map-error.ts';
 import { StageHandler } from './stage-handler.ts';
 import { traceHeaders } from './call-trace.ts';
+import { attemptChannel, type AttemptMessage } from './diagnostics.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -148,8 +149,14 @@ export class AttemptHandler extends StageHandler implements TimerTask {
   #end(status: number, error: unknown, cancelled: boolean): void {
     const span = this.#span;
     this.#span = undefined;
-    const seconds = (this.#settings.clock.now() - this.#startedAt) / 1000;
-    this.#settings.telemetry.endAttempt(span, this.#options.method, this.#origin, status, error, seconds, cancelled);
+    const ms = this.#settings.clock.now() - this.#startedAt;
+    const options = this.#options;
+    this.#settings.telemetry.endAttempt(span, options.method, this.#origin, status, error, ms / 1000, cancelled);
+    if (attemptChannel.hasSubscribers) {
+      const call = this.#call;
+      const message: AttemptMessage = { service: call.service, method: options.method, origin: this.#origin, path: options.path, attempt: call.attempt, status, error, durationMs: ms };
+      attemptChannel.publish(message);
+    }
   }
 
   /** An undici error as the Lifeline error that says whether a retry is safe. */

@@ -5,5 +5,6 @@ export type { LifelineInterceptor } from './pipeline.ts';
 export { LifelineResponse, type Headers } from './response.ts';
 export { ResponseBody } from './response-body.ts';
 export { newIdempotencyKey } from './idempotency.ts';
+export type { AttemptMessage, RetryMessage, RefusedMessage } from './diagnostics.ts';
 /** @deprecated The interceptor takes the pipeline's options: {@link LifelineOptions}. */
 export type { LifelineOptions as InterceptorOptions } from './options.ts';

@@ -2,6 +2,7 @@ import { LifelineError, withoutStack, type ResponseHeaders, type TimerTask } fro
 import { RetryDecision, type GiveUpReason, type RetryInput } from '@lifeline/retry';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type StageOptions } from './call-settings.ts';
+import { retryChannel, type RetryMessage } from './diagnostics.ts';
 import { StageHandler } from './stage-handler.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -187,8 +188,13 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     this.remainingMs = call.deadline.remaining();
     const answer = this.#settings.retry.decide(this, decision);
     const span = call.trace.span;
-    if (answer.retry) this.#settings.telemetry.retried(span, this.attempt, answer.delayMs, this.status, this.error);
-    else if (answer.reason !== 'answer' && answer.reason !== 'aborted') this.#settings.telemetry.gaveUp(span, answer.reason as GiveUpReason, this.attempt);
+    if (answer.retry) {
+      this.#settings.telemetry.retried(span, this.attempt, answer.delayMs, this.status, this.error);
+      if (retryChannel.hasSubscribers) {
+        const message: RetryMessage = { service: call.service, attempt: this.attempt, delayMs: answer.delayMs, status: this.status, error: this.error };
+        retryChannel.publish(message);
+      }
+    } else if (answer.reason !== 'answer' && answer.reason !== 'aborted') this.#settings.telemetry.gaveUp(span, answer.reason as GiveUpReason, this.attempt);
     return answer;
   }
 

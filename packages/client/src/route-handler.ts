@@ -3,6 +3,7 @@ import { HttpStatusError, isLifelineError, withoutStack } from '@lifeline/core';
 import type { Endpoint } from '@lifeline/discovery';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type StageOptions } from './call-settings.ts';
+import { refusedChannel, type RefusedMessage } from './diagnostics.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -99,6 +100,10 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
   /** Nothing is sent: the refusal is an event on the call's span and the attempt's failure. */
   #refuse(error: Error): void {
     this.#settings.telemetry.refused(this.#call.trace.span, error);
+    if (refusedChannel.hasSubscribers) {
+      const message: RefusedMessage = { service: this.#call.service, error };
+      refusedChannel.publish(message);
+    }
     this.#upstream.onResponseError?.(null as unknown as Dispatcher.DispatchController, error);
   }
 
