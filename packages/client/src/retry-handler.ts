@@ -3,6 +3,7 @@ import { RetryDecision, type GiveUpReason, type RetryInput } from '@lifeline/ret
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type StageOptions } from './call-settings.ts';
 import { retryChannel, type RetryMessage } from './diagnostics.ts';
+import { HeldResponse } from './held-response.ts';
 import { StageHandler } from './stage-handler.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -11,12 +12,6 @@ const WAITING = 0; // an attempt is out, no answer yet
 const BACKOFF = 1; // waiting to retry (a retryable response may be held meanwhile)
 const COMMITTED = 2; // this attempt's response is the call's answer: it passes through
 const DONE = 3;
-
-/** Bytes of a held response's body kept for a possible replay; past this its connection pauses. */
-const HOLD_LIMIT = 64 * 1024;
-
-/** What a held response has before it is set: nothing allocated per call. */
-const NO_HEADERS: Headers = Object.freeze({});
 
 /** Read right after each decision: decide() is synchronous, so one object serves every call. */
 const decision = new RetryDecision();
@@ -59,16 +54,8 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
   /** A dispatch is under way: a refusal (no controller) reported now is this attempt's. */
   #sending = false;
   #refused = false;
-  // The held response, while a retry is pending.
-  #held: Dispatcher.DispatchController | null = null;
-  #heldStatus = 0;
-  #heldHeaders: Headers = NO_HEADERS;
-  #heldText = '';
-  #heldChunks: Buffer[] | null = null;
-  #heldBytes = 0;
-  #heldEnded = false;
-  #heldFailed = false;
-  #heldTrailers: Headers = NO_HEADERS;
+  /** The response of the last attempt, while its retry is pending. */
+  #held: HeldResponse | null = null;
 
   constructor(settings: CallSettings, options: StageOptions, upstream: Dispatcher.DispatchHandler) {
     super(upstream);
@@ -111,17 +98,16 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
       this.upstream.onResponseStart?.(this, status, headers, statusText);
       return;
     }
-    this.#hold(controller, status, headers, statusText ?? '');
+    this.#dropHeld();
+    this.#held = new HeldResponse(controller, status, headers, statusText ?? '');
     this.#wait(answer.delayMs);
   }
 
   override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (controller === this.below && this.#state === COMMITTED) {
       this.upstream.onResponseData?.(this, chunk);
-    } else if (controller === this.#held) {
-      this.#heldChunks!.push(chunk);
-      this.#heldBytes += chunk.length;
-      if (this.#heldBytes > HOLD_LIMIT) controller.pause();
+    } else if (controller === this.#held?.controller) {
+      this.#held.push(chunk);
     }
   }
 
@@ -129,9 +115,8 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     if (controller === this.below && this.#state === COMMITTED) {
       this.#state = DONE;
       this.upstream.onResponseEnd?.(this, trailers);
-    } else if (controller === this.#held) {
-      this.#heldEnded = true;
-      this.#heldTrailers = trailers;
+    } else if (controller === this.#held?.controller) {
+      this.#held.end(trailers);
     }
   }
 
@@ -140,9 +125,9 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
       // Refused before it was sent (an open breaker, no endpoint): a held response is the answer.
       if (!this.#sending || this.#state !== WAITING) return;
       this.#refused = true;
-      if (this.#held !== null && !this.#heldFailed) return this.#replay();
-    } else if (controller === this.#held) {
-      this.#heldFailed = true;
+      if (this.#held !== null && !this.#held.failed) return this.#replay();
+    } else if (controller === this.#held?.controller) {
+      this.#held.failed = true;
       return;
     } else if (controller !== this.below) {
       return;
@@ -204,25 +189,9 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     this.#settings.timer.schedule(this, this.#settings.clock.now() + delayMs);
   }
 
-  #hold(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText: string): void {
-    this.#dropHeld();
-    this.#held = controller;
-    this.#heldStatus = status;
-    this.#heldHeaders = headers;
-    this.#heldText = statusText;
-    this.#heldChunks = [];
-    this.#heldBytes = 0;
-    this.#heldEnded = false;
-    this.#heldFailed = false;
-  }
-
-  /** Drops a held response because a retry is on its way (a body still arriving would hold its connection). */
   #dropHeld(): void {
-    const held = this.#held;
-    if (held === null) return;
+    this.#held?.drop();
     this.#held = null;
-    this.#heldChunks = null;
-    if (!this.#heldEnded && !this.#heldFailed) held.abort(new Error('retrying: response discarded'));
   }
 
   /** Makes the held response the call's answer. */
@@ -230,21 +199,9 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     const held = this.#held!;
     this.#held = null;
     this.#state = COMMITTED;
-    this.setBelow(held);
-    this.upstream.onResponseStart?.(this, this.#heldStatus, this.#heldHeaders, this.#heldText);
-    const chunks = this.#heldChunks!;
-    this.#heldChunks = null;
-    for (const chunk of chunks) {
-      if (this.#state !== COMMITTED) return; // aborted by the consumer mid-replay
-      this.upstream.onResponseData?.(this, chunk);
-    }
-    if (this.#state !== COMMITTED) return;
-    if (this.#heldEnded) {
-      this.#state = DONE;
-      this.upstream.onResponseEnd?.(this, this.#heldTrailers);
-    } else {
-      held.resume();
-    }
+    this.setBelow(held.controller);
+    held.replay(this.upstream, this, () => this.#state === COMMITTED);
+    if (held.ended && this.#state === COMMITTED) this.#state = DONE;
   }
 }
 

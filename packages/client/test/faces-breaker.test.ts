@@ -101,4 +101,14 @@ describe('the answer wins over the breaker', () => {
     const cause = await fetchFailure(fetch(`${s.url}/charges/1`, { dispatcher: d }));
     expect(isLifelineError(cause, 'CIRCUIT_OPEN')).toBe(true);
   });
+
+  it('a held answer larger than what is kept in memory (a paused connection) still arrives whole', async () => {
+    const big = 'x'.repeat(300 * 1024);
+    const s = await server((_req, res) => res.writeHead(503, { 'retry-after': '0' }).end(big));
+    const d = dispatcher({ baseUrl: s.url, breaker: { consecutiveFailures: 1, breakDuration: 60_000 }, retry: { backoff: { next: () => 50 } } });
+    const res = await fetch(`${s.url}/big`, { dispatcher: d });
+    expect(res.status).toBe(503);
+    expect((await res.text()).length).toBe(big.length);
+    expect(s.seen).toHaveLength(1);
+  });
 });
