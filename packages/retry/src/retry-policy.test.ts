@@ -1,9 +1,12 @@
+import { createHook } from 'node:async_hooks';
 import { Deadline, isLifelineError, LifelineError, ManualClock } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
 import { ExponentialBackoff } from './backoff.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
 import type { GiveUpEvent, RetryEvent } from './retry-events.ts';
+
+type Timeout = ReturnType<typeof setTimeout>;
 
 const transient = (message = 'transient', retryAfterMs?: number): LifelineError =>
   new LifelineError('SOCKET', message, { retryable: true, retryAfterMs });
@@ -138,15 +141,26 @@ describe('RetryPolicy', () => {
   });
 
   it('holds the process open while waiting to retry, as the call\'s socket would, and lets go after', async () => {
-    const refTimers = (): number => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
-    const policy = new RetryPolicy({ maxAttempts: 2, backoff: new ExponentialBackoff({ base: 30, jitter: 'none' }), budget: false });
-    const before = refTimers();
-    const during: number[] = [];
-    // onRetry fires just before the wait starts; a microtask later the wait's timer exists.
-    const result = policy.execute(failing(1).fn, { onRetry: () => queueMicrotask(() => during.push(refTimers())) });
-    await expect(result).resolves.toBe('ok after 2');
-    expect(during).toEqual([before + 1]);
-    expect(refTimers()).toBe(before);
+    // The wait's own timer, found by where it was made (core's sleep), so other timers of
+    // the test process cannot blur the count.
+    const waits: Timeout[] = [];
+    const hook = createHook({
+      init(_id, type, _trigger, resource) {
+        if (type === 'Timeout' && /core[\\/]src[\\/]sleep\.ts/.test(new Error().stack ?? '')) waits.push(resource as Timeout);
+      },
+    }).enable();
+    try {
+      const policy = new RetryPolicy({ maxAttempts: 2, backoff: new ExponentialBackoff({ base: 200, jitter: 'none' }), budget: false });
+      const during: boolean[] = [];
+      // onRetry fires as the 200 ms wait starts; 50 ms into it, is the wait's timer holding the process?
+      const result = policy.execute(failing(1).fn, {
+        onRetry: () => void setTimeout(() => during.push(...waits.map((timer) => timer.hasRef())), 50).unref(),
+      });
+      await expect(result).resolves.toBe('ok after 2');
+      expect(during).toEqual([true]);
+    } finally {
+      hook.disable();
+    }
   });
 
   it('an abort during the backoff ends the call at once with ABORTED', async () => {
