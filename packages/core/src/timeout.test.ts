@@ -20,10 +20,6 @@ function hang(seen: PolicyContext[]): (context: PolicyContext) => Promise<never>
   };
 }
 
-/** Timers currently holding the process open (unref'd ones are not listed). */
-function refTimers(): number {
-  return process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
-}
 
 describe('timeout()', () => {
   it('gives the function a deadline ms from now and a live signal, and returns its result', async () => {
@@ -161,22 +157,32 @@ describe('timeout()', () => {
     await new Promise((resolve) => setImmediate(resolve)); // an unhandled rejection would fail the run here
   });
 
-  it('on the shared timer: fires on real time, and holds the process open only while a run is in flight', async () => {
-    const before = refTimers();
+  it('on a real timer: fires on real time, and holds the process open only while a run is in flight', async () => {
+    // A real coarse timer of its own (the default is one shared by the process's timeouts,
+    // the same class), so its hold can be read directly rather than counted process-wide.
+    const timer = new CoarseTimer();
     let release!: () => void;
-    const running = timeout(60_000).execute(() => new Promise<void>((resolve) => (release = resolve)));
-    expect(refTimers()).toBe(before + 1);
+    const running = timeout(60_000, { timer }).execute(() => new Promise<void>((resolve) => (release = resolve)));
+    expect(timer.hasRef()).toBe(true);
     release();
     await running;
-    expect(refTimers()).toBe(before);
+    expect(timer.hasRef()).toBe(false);
 
     const started = performance.now();
-    const error = await timeout(30)
+    const error = await timeout(30, { timer })
       .execute(() => new Promise(() => undefined))
       .catch((e: unknown) => e);
     expect(isLifelineError(error, 'ATTEMPT_TIMEOUT')).toBe(true);
     expect(performance.now() - started).toBeGreaterThanOrEqual(29);
-    expect(refTimers()).toBe(before);
+    expect(timer.hasRef()).toBe(false);
+    timer.close();
+  });
+
+  it('by default on the shared timer: fires on real time', async () => {
+    const error = await timeout(30)
+      .execute(() => new Promise(() => undefined))
+      .catch((e: unknown) => e);
+    expect(isLifelineError(error, 'ATTEMPT_TIMEOUT')).toBe(true);
   });
 
   it('refuses bad configuration, naming the option, the value and what is allowed', () => {
