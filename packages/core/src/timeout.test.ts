@@ -20,7 +20,6 @@ function hang(seen: PolicyContext[]): (context: PolicyContext) => Promise<never>
   };
 }
 
-
 describe('timeout()', () => {
   it('gives the function a deadline ms from now and a live signal, and returns its result', async () => {
     const { clock, timer } = manual();
