@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_REQUEST_ID_LENGTH, newRequestId, readAttempt, readRequestId } from './request-id.ts';
@@ -37,12 +38,28 @@ describe('readRequestId', () => {
 });
 
 describe('newRequestId', () => {
-  it('is random and accepted by readRequestId', () => {
+  it('is a per-process random prefix and a counter, accepted by readRequestId', () => {
     const a = newRequestId();
     const b = newRequestId();
     expect(a).not.toBe(b);
     expect(readRequestId(a)).toBe(a);
-    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(a).toMatch(/^[A-Za-z0-9_-]{22}-[0-9a-z]{1,11}$/);
+    // One prefix per process, a counter after it.
+    expect(b.slice(0, 23)).toBe(a.slice(0, 23));
+    expect(parseInt(b.slice(23), 36)).toBe(parseInt(a.slice(23), 36) + 1);
+  });
+
+  it('never repeats within a process', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => newRequestId()));
+    expect(ids.size).toBe(10_000);
+  });
+
+  it('draws its prefix once per process: another process has another prefix', () => {
+    const source = new URL('./request-id.ts', import.meta.url).href;
+    const script = `import(${JSON.stringify(source)}).then((m) => process.stdout.write(m.newRequestId()))`;
+    const other = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(other).toMatch(/^[A-Za-z0-9_-]{22}-1$/);
+    expect(other.slice(0, 23)).not.toBe(newRequestId().slice(0, 23));
   });
 });
 
