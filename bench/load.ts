@@ -7,7 +7,8 @@
 //                [--variants undici,lifeline,undici-abort,undici-dispatch] [--isolate]
 //                [--max-requests 5000000] [--json]
 //
-// (also: lifeline-noretry, opossum, cockatiel; e.g.
+// (also: lifeline-noretry, lifeline-discovery, lifeline-otel, undici-fetch, lifeline-fetch,
+//  opossum, cockatiel; e.g.
 //  --variants undici,lifeline,opossum,cockatiel,undici-dispatch for the peer comparison)
 //
 // The server runs in a child process (server.ts) on 127.0.0.1; this process is the client
@@ -96,8 +97,12 @@ for (const pkg of ['@lifeline/client', '@lifeline/core', '@lifeline/retry', '@li
     process.exit(1);
   }
 }
-const { Pool } = await import('undici');
-const { createClient } = await import('@lifeline/client');
+const { Pool, fetch: undiciFetch } = await import('undici');
+const { createClient, createDispatcher } = await import('@lifeline/client');
+// An OTel SDK for the lifeline-otel variant: registered only while that variant runs.
+const otel = await import('@opentelemetry/api');
+const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
+const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } = await import('@opentelemetry/sdk-metrics');
 const { Discovery, StaticResolver } = await import('@lifeline/discovery');
 // The peers: undici wrapped in another library's policies.
 const { default: OpossumBreaker } = await import('opossum');
@@ -192,6 +197,78 @@ const VARIANTS: Record<string, Variant> = {
           await res.body.text();
         },
         close: () => client.close(),
+      };
+    },
+  },
+  'lifeline-otel': {
+    label: 'H  @lifeline/client + OTel SDK',
+    describe:
+      'B with an OTel SDK registered in the client process: a TracerProvider (BatchSpanProcessor, an exporter that drops what it gets) and a MeterProvider (a PeriodicExportingMetricReader every 60 s, an exporter that drops), set as the global providers — the cost of the spans and metrics the client then records',
+    make(origin) {
+      const tracerProvider = new TracerProvider({
+        spanProcessors: [new BatchSpanProcessor({ exporter: { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} } })],
+      });
+      const meterProvider = new MeterProvider({
+        readers: [
+          new PeriodicExportingMetricReader({
+            exporter: {
+              export: (_metrics, done) => done({ code: 0 }),
+              forceFlush: async () => {},
+              shutdown: async () => {},
+              selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
+            },
+            exportIntervalMillis: 60_000,
+          }),
+        ],
+      });
+      otel.trace.setGlobalTracerProvider(tracerProvider);
+      otel.metrics.setGlobalMeterProvider(meterProvider);
+      const client = createClient({ name: 'bench', baseUrl: origin, connections });
+      return {
+        async one() {
+          const res = await client.get('/');
+          await res.body.text();
+        },
+        async close() {
+          await client.close();
+          otel.trace.disable();
+          otel.metrics.disable();
+          await tracerProvider.shutdown();
+          await meterProvider.shutdown();
+        },
+      };
+    },
+  },
+  'undici-fetch': {
+    label: 'I  undici fetch()',
+    describe: "undici's fetch(origin + '/', { dispatcher: new Pool(origin, { connections }) }) + res.text(): the fetch() baseline for J",
+    make(origin) {
+      const pool = new Pool(origin, { connections });
+      const url = `${origin}/`;
+      return {
+        async one() {
+          const res = await undiciFetch(url, { dispatcher: pool });
+          await res.text();
+          if (res.status !== 200) throw new StatusError(`status ${res.status}`);
+        },
+        close: () => pool.close(),
+      };
+    },
+  },
+  'lifeline-fetch': {
+    label: 'J  fetch() + Lifeline dispatcher',
+    describe:
+      "undici's fetch(origin + '/', { dispatcher: createDispatcher({ baseUrl: origin, connections }) }) + res.text(): I through the whole pipeline with the client's defaults (a Pool composed with lifeline())",
+    make(origin) {
+      const dispatcher = createDispatcher({ name: 'bench', baseUrl: origin, connections });
+      const url = `${origin}/`;
+      return {
+        async one() {
+          const res = await undiciFetch(url, { dispatcher });
+          await res.text();
+          if (res.status !== 200) throw new StatusError(`status ${res.status}`);
+        },
+        close: () => dispatcher.close(),
       };
     },
   },
