@@ -140,7 +140,7 @@ describe('spans', () => {
     await (await client.get('/')).body.dump();
     await (await client.get('/', { headers: { 'X-Request-Id': 'mine' } })).body.dump();
     const [first, second] = server.seen;
-    expect(first!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first!.headers['x-request-id']).toMatch(/^[A-Za-z0-9_-]{22}-[0-9a-z]{1,11}$/);
     expect(first!.headers.traceparent).toBeUndefined();
     expect(second!.headers['x-request-id']).toBe('mine');
   });
