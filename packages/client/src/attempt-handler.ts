@@ -74,21 +74,17 @@ export class AttemptHandler extends StageHandler implements TimerTask {
     const left = this.#endsAt - this.#startedAt;
     const timeout = left === Infinity ? undefined : formatDeadlineHeader(left);
     const number = String(attempt);
-    // The client's own options object (or the route stage's copy of it) belongs to this call
-    // alone, and undici reads it when the attempt is dispatched: the attempt's headers replace
-    // the previous attempt's in it (the same names each time), so no copy of the options is
-    // made per attempt. A request from fetch / undici.request is the caller's: it gets a copy.
-    let attemptOptions: StageOptions;
-    if (call.own) {
-      options.headers = ownAttemptHeaders(options.headers as Headers, number, timeout, tracing);
-      attemptOptions = options;
-    } else {
-      attemptOptions = { ...options, headers: attemptHeaders(options.headers, number, timeout, tracing, settings.headers) };
-    }
+    // The options below the call stage are this call's alone — the client's own object, or the
+    // call stage's copy of a fetch / undici.request caller's, or the route stage's copy per
+    // attempt — and undici reads them when the attempt is dispatched: the attempt's headers,
+    // made from the call's, go in them, so no copy of the options is made per attempt.
+    options.headers = call.own
+      ? ownAttemptHeaders(call.callHeaders as Headers, number, timeout, tracing)
+      : attemptHeaders(call.callHeaders, number, timeout, tracing, settings.headers);
     this.upstream.onRequestStart?.(this, {});
     settings.timer.schedule(this, this.#endsAt);
     try {
-      dispatch(attemptOptions, this);
+      dispatch(options, this);
     } catch (error) {
       this.onResponseError(null, error as Error);
     }

@@ -43,6 +43,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
   replayable: boolean;
   readonly attemptTimeout: number;
   readonly own: boolean;
+  readonly callHeaders: Dispatcher.DispatchOptions['headers'];
   readonly trace: CallTrace;
   readonly signal: AbortSignal;
   /** The caller's own signal (or the inbound request's), watched while the call is in flight. */
@@ -93,6 +94,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
       this.own = false;
       requestId = headerValue(options.headers, REQUEST_ID);
     }
+    this.callHeaders = options.headers;
     this.signal = this.callerSignal ?? settings.closeSignal;
     this.replayable = isReplayable(options.body);
     this.#startedAt = settings.clock.now();

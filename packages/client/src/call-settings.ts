@@ -75,6 +75,8 @@ export interface CallState {
   readonly attemptTimeout: number;
   /** The client built the headers: a record with lower-case names, defaults included. */
   readonly own: boolean;
+  /** The headers the call was made with, before any attempt's: each attempt's are made from them. */
+  readonly callHeaders: Dispatcher.DispatchOptions['headers'];
   readonly trace: CallTrace;
   /** The caller's signal (or the inbound request's); else the pipeline's close signal. */
   readonly signal: AbortSignal;

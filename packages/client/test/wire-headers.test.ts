@@ -56,4 +56,32 @@ describe('attempt and remaining-deadline headers', () => {
     }
     expect(server.seen[1]!.headers.accept).toBe('text/plain');
   });
+
+  it("each attempt's headers are made from the call's: the caller's options and headers are left as they were", async () => {
+    server = await startServer((_req, res, n) => res.writeHead(n < 3 ? 503 : 200).end());
+    agent = new Agent();
+    const dispatcher = agent.compose(createInterceptor({ timeout: 5_000, attemptTimeout: 2_000, retry: { backoff: quickBackoff } }));
+    const headers = Object.freeze({ 'x-request-attempt': '7', 'x-request-id': 'call-1', accept: 'text/plain' });
+    const options = Object.freeze({ origin: server.url, path: '/r', method: 'GET' as const, headers });
+    const res = await dispatcher.request(options);
+    await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(server.seen.map((s) => s.headers['x-request-attempt'])).toEqual(['1', '2', '3']);
+    expect(server.seen.map((s) => s.headers['x-request-id'])).toEqual(['call-1', 'call-1', 'call-1']);
+    expect(server.seen.map((s) => s.headers.accept)).toEqual(['text/plain', 'text/plain', 'text/plain']);
+    expect(options.headers).toBe(headers);
+    expect(headers).toEqual({ 'x-request-attempt': '7', 'x-request-id': 'call-1', accept: 'text/plain' });
+  });
+
+  it("the client's default headers are not changed by its calls' attempts", async () => {
+    server = await startServer((_req, res, n) => res.writeHead(n === 1 ? 503 : 200).end());
+    client = createClient({ name: 'dep', baseUrl: server.url, headers: { 'x-team': 'a' }, retry: { backoff: quickBackoff } });
+    await (await client.get('/')).body.dump();
+    await (await client.get('/', { headers: { 'x-request-id': 'mine' } })).body.dump();
+    expect(server.seen.map((s) => s.headers['x-request-attempt'])).toEqual(['1', '2', '1']);
+    expect(server.seen.map((s) => s.headers['x-team'])).toEqual(['a', 'a', 'a']);
+    const ids = server.seen.map((s) => s.headers['x-request-id']);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).toBe('mine');
+  });
 });
