@@ -1,4 +1,4 @@
-import { isLifelineError, LifelineError, type TimerTask } from '@lifeline/core';
+import { isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
 import { formatDeadlineHeader } from '@lifeline/trace';
 import { trace, type Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
@@ -123,9 +123,12 @@ export class AttemptHandler extends StageHandler implements TimerTask {
     if (this.#state !== PENDING) return;
     const total = this.#endsAt >= this.#call.deadline.at;
     const call = this.#call;
-    const error = total
-      ? new LifelineError('DEADLINE_EXCEEDED', `${call.service}: deadline exceeded`, { retryable: false })
-      : new LifelineError('ATTEMPT_TIMEOUT', `${call.service}: attempt timed out`, { retryable: call.idempotent && call.replayable });
+    // An expected outcome, raised from the shared timer's tick: a stack would say nothing of the call.
+    const error = withoutStack(() =>
+      total
+        ? new LifelineError('DEADLINE_EXCEEDED', `${call.service}: deadline exceeded`, { retryable: false })
+        : new LifelineError('ATTEMPT_TIMEOUT', `${call.service}: attempt timed out`, { retryable: call.idempotent && call.replayable }),
+    );
     if (this.below === null) this.#ended = error;
     else this.below.abort(error);
     this.#report(error);

@@ -1,4 +1,4 @@
-import { Deadline, isLifelineError, LifelineError, type TimerTask } from '@lifeline/core';
+import { Deadline, isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
 import type { Endpoint } from '@lifeline/discovery';
 import { currentRequestContext, newRequestId, parentContext, REQUEST_ID, type RequestContext } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
@@ -157,7 +157,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
   /** The total deadline passed while the body was read. */
   onTimer(): void {
     if (this.#state !== COMMITTED) return;
-    this.below?.abort(new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false }));
+    // Expected, and raised from the shared timer's tick: no stack to capture.
+    this.below?.abort(withoutStack(() => new LifelineError('DEADLINE_EXCEEDED', `${this.service}: deadline exceeded`, { retryable: false })));
   }
 
   override onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
