@@ -51,7 +51,8 @@ describe('Fastify plugin', () => {
     const url = await listen();
     const missing = await send(url, { path: '/nowhere' });
     expect(missing.status).toBe(404);
-    expect(missing.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // newRequestId(): a per-process random prefix and a counter.
+    expect(missing.headers['x-request-id']).toMatch(/^[A-Za-z0-9_-]{22}-[0-9a-z]{1,11}$/);
   });
 
   it('aborts request.lifeline.signal when the client disconnects', async () => {
