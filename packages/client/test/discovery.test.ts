@@ -3,7 +3,7 @@ import { Discovery, StaticResolver, type DiscoveryOptions } from '@lifeline/disc
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions, type LifelineClient } from '../src/index.ts';
-import { catchError, quickBackoff, startServer, type TestServer } from './servers.ts';
+import { catchError, quickBackoff, startServer, type TestServer, countConcurrently } from './servers.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,20 +26,10 @@ function setup(targets: TestServer[], discoveryOptions: Partial<DiscoveryOptions
 
 /** Runs `total` GETs, `concurrency` at a time; returns how many succeeded. */
 async function drive(client: LifelineClient, total: number, concurrency: number): Promise<number> {
-  let next = 0;
-  let ok = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      next++;
-      const res = await client.get('/work').catch(() => undefined);
-      if (res !== undefined) {
-        await res.body.dump();
-        ok++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return ok;
+  return countConcurrently(total, concurrency, async () => {
+    await (await client.get('/work')).body.dump();
+    return true;
+  });
 }
 
 const fast = (_req: unknown, res: { end: (s: string) => void }): void => res.end('ok');

@@ -3,7 +3,7 @@ import { Discovery, StaticResolver, type DiscoveryOptions } from '@lifeline/disc
 import { fetch, type Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDispatcher, type DispatcherOptions } from '../src/index.ts';
-import { catchError, quickBackoff, startServer, type TestServer } from './servers.ts';
+import { catchError, quickBackoff, startServer, type TestServer, countConcurrently } from './servers.ts';
 
 // Discovery through fetch(): a dispatcher made with `service` and `discovery` routes every
 // request to one of the service's endpoints, picked per attempt (P2C, ejection, a retry to
@@ -31,20 +31,11 @@ function setup(targets: TestServer[], discoveryOptions: Partial<DiscoveryOptions
 
 /** Runs `total` fetches of http://payment/work, `concurrency` at a time; returns how many got a 200. */
 async function drive(dispatcher: Dispatcher, total: number, concurrency: number): Promise<number> {
-  let next = 0;
-  let ok = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      next++;
-      const res = await fetch('http://payment/work', { dispatcher }).catch(() => undefined);
-      if (res !== undefined) {
-        await res.arrayBuffer();
-        if (res.status === 200) ok++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return ok;
+  return countConcurrently(total, concurrency, async () => {
+    const res = await fetch('http://payment/work', { dispatcher });
+    await res.arrayBuffer();
+    return res.status === 200;
+  });
 }
 
 const fast = (_req: unknown, res: { end: (s: string) => void }): void => res.end('ok');

@@ -77,3 +77,20 @@ export function catchError(promise: Promise<unknown>): Promise<unknown> {
     (error: unknown) => error,
   );
 }
+
+/**
+ * Runs `call` `total` times, `concurrency` at a time, and returns how many times it
+ * answered `true` (a call that rejects counts as `false`).
+ */
+export async function countConcurrently(total: number, concurrency: number, call: () => Promise<boolean>): Promise<number> {
+  let next = 0;
+  let ok = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      if (await call().catch(() => false)) ok++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return ok;
+}

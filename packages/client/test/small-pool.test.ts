@@ -1,7 +1,7 @@
 import { Discovery, StaticResolver, type Balancer } from '@lifeline/discovery';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '../src/index.ts';
-import { closedPort, quickBackoff, startServer, type TestServer } from './servers.ts';
+import { closedPort, quickBackoff, startServer, type TestServer, countConcurrently } from './servers.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -10,20 +10,11 @@ afterEach(async () => {
 
 /** Runs `total` idempotent GETs, `concurrency` at a time; returns how many got a 200. */
 async function drive(client: LifelineClient, total: number, concurrency: number): Promise<number> {
-  let next = 0;
-  let ok = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      next++;
-      const res = await client.get('/work').catch(() => undefined);
-      if (res !== undefined) {
-        await res.body.dump();
-        if (res.status === 200) ok++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return ok;
+  return countConcurrently(total, concurrency, async () => {
+    const res = await client.get('/work');
+    await res.body.dump();
+    return res.status === 200;
+  });
 }
 
 describe('a small pool with the default options', () => {
