@@ -1,24 +1,10 @@
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { LifelineError } from '@lifeline/core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adapters } from './apps.ts';
 import { send, waitFor } from './helpers.ts';
+import { useInMemorySdk } from './otel-sdk.ts';
 
-const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-afterAll(async () => {
-  trace.disable();
-  context.disable();
-  await provider.shutdown();
-});
-beforeEach(() => exporter.reset());
+const exporter = useInMemorySdk();
 
 function route(req: { url?: string }): unknown {
   if (req.url === '/connect') throw new LifelineError('CONNECT', 'connect failed: connect ECONNREFUSED 127.0.0.1:1', { service: 'payment' });

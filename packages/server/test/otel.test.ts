@@ -1,30 +1,17 @@
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import express from 'express';
 import Fastify from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLifeline, currentRequestContext } from '../src/index.ts';
 import { lifelineMiddleware } from '../src/express.ts';
 import { lifelinePlugin } from '../src/fastify.ts';
 import { closeServer, listen, send, startServer, waitFor } from './helpers.ts';
+import { useInMemorySdk } from './otel-sdk.ts';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 
-const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-afterAll(async () => {
-  trace.disable();
-  context.disable();
-  await provider.shutdown();
-});
-beforeEach(() => exporter.reset());
+const exporter = useInMemorySdk();
 
 describe('SERVER spans with an OpenTelemetry SDK registered', () => {
   it('starts a SERVER span, child of the inbound trace, active in the handler', async () => {
