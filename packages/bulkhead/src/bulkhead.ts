@@ -20,6 +20,11 @@ import type { Limiter } from './limiter.ts';
 /** Why a call got no slot. */
 export type BulkheadRejectReason = 'queue-full' | 'queue-timeout' | 'deadline' | 'aborted' | 'closed' | 'unavailable';
 
+/** @internal A count of 0 for every rejection reason (a bulkhead's and a fleet bulkhead's own tally). */
+export function noRejections(): Record<BulkheadRejectReason, number> {
+  return { 'queue-full': 0, 'queue-timeout': 0, deadline: 0, aborted: 0, closed: 0, unavailable: 0 };
+}
+
 export interface BulkheadOptions {
   /** Names the bulkhead in rejection events and on the `lifeline:bulkhead:reject` channel. Default `bulkhead`. */
   name?: string;
@@ -135,14 +140,7 @@ export class Bulkhead implements Limiter {
   #head: Waiter | null = null;
   #tail: Waiter | null = null;
   #closed = false;
-  readonly #rejected: Record<BulkheadRejectReason, number> = {
-    'queue-full': 0,
-    'queue-timeout': 0,
-    deadline: 0,
-    aborted: 0,
-    closed: 0,
-    unavailable: 0,
-  };
+  readonly #rejected = noRejections();
   readonly #onRejected = new EventEmitter<BulkheadRejection>();
   /** Fires on every rejection, with the reason (also published on diagnostics channel `lifeline:bulkhead:reject`). */
   readonly onRejected: Event<BulkheadRejection> = this.#onRejected.event;

@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import {
   Bulkhead,
   BulkheadRejectedError,
+  noRejections,
   type BulkheadOptions,
   type BulkheadRejection,
   type BulkheadRejectReason,
@@ -106,14 +107,7 @@ export class FleetBulkhead implements Limiter {
   /** While on the local limit: when `tryAcquire()` next defers to `acquire()` to ask Redis again. */
   #recheckAt = 0;
   /** Rejections made here, past the local queue (lease waits, an unreachable Redis, close). */
-  readonly #rejected: Record<BulkheadRejectReason, number> = {
-    'queue-full': 0,
-    'queue-timeout': 0,
-    deadline: 0,
-    aborted: 0,
-    closed: 0,
-    unavailable: 0,
-  };
+  readonly #rejected = noRejections();
   readonly #onRejected = new EventEmitter<BulkheadRejection>();
 
   constructor(options: FleetBulkheadOptions) {
