@@ -38,6 +38,7 @@ import { inspect, parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { ParentMessage, ServerMessage } from './server.ts';
+import type { Dispatcher } from 'undici';
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -129,6 +130,19 @@ interface Variant {
 }
 
 class StatusError extends Error {}
+
+/** fetch(origin + '/') through `dispatcher`, reading the body; a status other than 200 is an error. */
+function fetchRunner(origin: string, dispatcher: Dispatcher) {
+  const url = `${origin}/`;
+  return {
+    async one(): Promise<void> {
+      const res = await undiciFetch(url, { dispatcher });
+      await res.text();
+      if (res.status !== 200) throw new StatusError(`status ${res.status}`);
+    },
+    close: () => dispatcher.close(),
+  };
+}
 
 /** One GET through `dispatch` with the smallest handler that reads the body: the transport's floor. */
 function dispatchGet(pool: InstanceType<typeof Pool>, origin: string): Promise<void> {
@@ -242,35 +256,13 @@ const VARIANTS: Record<string, Variant> = {
   'undici-fetch': {
     label: 'I  undici fetch()',
     describe: "undici's fetch(origin + '/', { dispatcher: new Pool(origin, { connections }) }) + res.text(): the fetch() baseline for J",
-    make(origin) {
-      const pool = new Pool(origin, { connections });
-      const url = `${origin}/`;
-      return {
-        async one() {
-          const res = await undiciFetch(url, { dispatcher: pool });
-          await res.text();
-          if (res.status !== 200) throw new StatusError(`status ${res.status}`);
-        },
-        close: () => pool.close(),
-      };
-    },
+    make: (origin) => fetchRunner(origin, new Pool(origin, { connections })),
   },
   'lifeline-fetch': {
     label: 'J  fetch() + Lifeline dispatcher',
     describe:
       "undici's fetch(origin + '/', { dispatcher: createDispatcher({ baseUrl: origin, connections }) }) + res.text(): I through the whole pipeline with the client's defaults (a Pool composed with lifeline())",
-    make(origin) {
-      const dispatcher = createDispatcher({ name: 'bench', baseUrl: origin, connections });
-      const url = `${origin}/`;
-      return {
-        async one() {
-          const res = await undiciFetch(url, { dispatcher });
-          await res.text();
-          if (res.status !== 200) throw new StatusError(`status ${res.status}`);
-        },
-        close: () => dispatcher.close(),
-      };
-    },
+    make: (origin) => fetchRunner(origin, createDispatcher({ name: 'bench', baseUrl: origin, connections })),
   },
   'lifeline-discovery': {
     label: 'G  @lifeline/client + discovery',
