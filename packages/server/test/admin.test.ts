@@ -4,8 +4,8 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resilienceHandler, resilienceSnapshot, type ResilienceSnapshot, type ResilienceSources } from '../src/admin.ts';
-import { lifelineErrorHandler, lifelineMiddleware } from '../src/adapters/express.ts';
-import { lifelinePlugin } from '../src/adapters/fastify.ts';
+import { lifelineErrorHandler, lifelineMiddleware } from '../src/express.ts';
+import { lifelinePlugin } from '../src/fastify.ts';
 import { createLifeline, type Lifeline } from '../src/index.ts';
 import { closeServer, gate, listen, send, startServer } from './helpers.ts';
 
