@@ -1,10 +1,9 @@
 import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, type CoarseTimer } from '@lifeline/core';
-import { problemToResponse } from './idempotency/guard.ts';
 import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
 import { SHEDDING_OPTIONS, type LifelineSnapshot, type SheddingOptions } from './options.ts';
-import { problem, ProblemCode } from './problem.ts';
+import { problem, ProblemCode, problemToResponse } from './problem.ts';
 
 /** @internal The outcome of admission: run now (`undefined`), answer with a refusal, or nothing to do (`null`: the client is gone). */
 export type Admission = StoredResponse | null | undefined;

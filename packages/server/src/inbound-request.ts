@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifelineError, withoutStack, type CoarseTimer, type Deadline, type TimerTask } from '@lifeline/core';
 import type { RequestContext } from '@lifeline/trace';
 import type { Context, Span } from '@opentelemetry/api';
@@ -17,6 +17,11 @@ export function clientGone(): LifelineError {
   );
 }
 
+/** Something told when a request is cancelled (an outgoing call made for it, say). */
+interface Watcher {
+  onRequestAbort(reason: unknown): void;
+}
+
 /**
  * The context of one incoming request, as handlers and outgoing calls see it.
  *
@@ -24,6 +29,8 @@ export function clientGone(): LifelineError {
  * AbortController and no timer. Once made, it is armed on the owner's shared coarse timer
  * (one interval for every request, not a timer each) and aborts with `DEADLINE_EXCEEDED` at
  * the deadline, or with `ABORTED` when the client disconnects before the response is complete.
+ * Outgoing calls made for the request use {@link InboundRequest.watch} instead, which costs no
+ * AbortController: the call itself is the watcher.
  *
  * @internal Created by the adapters; handlers see it as a `RequestContext`.
  */
@@ -44,6 +51,12 @@ export class InboundRequest implements RequestContext, TimerTask {
   slot = false;
   /** @internal Whether the response is over (finished or its connection closed). */
   ended = false;
+  /** @internal The response, while the request is in flight. */
+  res: ServerResponse | undefined = undefined;
+  /** @internal The request opened just before this one and still in flight. */
+  inflightPrev: InboundRequest | undefined = undefined;
+  /** @internal The request opened just after this one and still in flight. */
+  inflightNext: InboundRequest | undefined = undefined;
   timerAt = 0;
   timerNext: TimerTask | null = null;
   timerPrev: TimerTask | null = null;
@@ -51,6 +64,7 @@ export class InboundRequest implements RequestContext, TimerTask {
   readonly #timer: CoarseTimer;
   #controller: AbortController | undefined;
   #reason: LifelineError | undefined;
+  #watchers: Watcher | Watcher[] | undefined;
 
   constructor(
     timer: CoarseTimer,
@@ -82,6 +96,30 @@ export class InboundRequest implements RequestContext, TimerTask {
     return this.#controller.signal;
   }
 
+  /**
+   * Tells `watcher` when the request is cancelled (its caller went away, or its deadline
+   * passed while the signal was armed), without making an AbortController. Returns the reason
+   * at once, without registering, when the request is already cancelled.
+   */
+  watch(watcher: Watcher): unknown {
+    if (this.#reason !== undefined) return this.#reason;
+    const watchers = this.#watchers;
+    if (watchers === undefined) this.#watchers = watcher;
+    else if (Array.isArray(watchers)) watchers.push(watcher);
+    else this.#watchers = [watchers, watcher];
+    return undefined;
+  }
+
+  /** Stops telling `watcher`. */
+  unwatch(watcher: Watcher): void {
+    const watchers = this.#watchers;
+    if (watchers === watcher) this.#watchers = undefined;
+    else if (Array.isArray(watchers)) {
+      const at = watchers.indexOf(watcher);
+      if (at !== -1) watchers.splice(at, 1);
+    }
+  }
+
   /** @internal The deadline passed while the signal was armed. */
   onTimer(): void {
     this.abort(deadlineExceeded());
@@ -93,11 +131,17 @@ export class InboundRequest implements RequestContext, TimerTask {
     this.#reason = reason;
     this.#timer.cancel(this);
     this.#controller?.abort(reason);
+    const watchers = this.#watchers;
+    if (watchers === undefined) return;
+    this.#watchers = undefined;
+    if (Array.isArray(watchers)) for (const watcher of watchers) watcher.onRequestAbort(reason);
+    else watchers.onRequestAbort(reason);
   }
 
   /** @internal The response is over: the deadline no longer needs watching. */
   end(): void {
     this.ended = true;
+    this.res = undefined;
     this.#timer.cancel(this);
   }
 }

@@ -15,7 +15,7 @@ export type { HealthOptions, HealthResponse, ReadinessCheck } from './health.ts'
 export type { ShutdownOptions, ShutdownReport, Deregistration, Closeable } from './shutdown.ts';
 export type { IgnoredHeader } from './ignored-headers.ts';
 export type { IdempotencyOptions, IdempotencySnapshot } from './idempotency/guard.ts';
-export type { NodeRequestHandler, NodeIdempotentHandler, NodeIdempotencyOptions } from './node-handler.ts';
+export type { NodeRequestHandler, NodeIdempotentHandler, NodeIdempotencyOptions } from './adapters/node.ts';
 export {
   parseIdempotencyKey,
   fingerprint,

@@ -7,7 +7,6 @@ describe('createLifeline options', () => {
     expect(lifeline.timeout).toBe(30_000);
     expect(lifeline.trustInbound).toBe(true);
     expect(lifeline.state).toBe('serving');
-    expect(lifeline.health).toMatchObject({ livePath: '/health/live', readyPath: '/health/ready' });
     expect(lifeline.snapshot()).toEqual({
       state: 'serving',
       requests: { total: 0, inFlight: 0 },

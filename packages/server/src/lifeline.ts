@@ -1,21 +1,16 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { checkDuration, checkInteger, checkObject, checkOptionNames, CoarseTimer, type Disposable, type Logger } from '@lifeline/core';
-import { REQUEST_ID } from '@lifeline/trace';
-import { Gate, type Admission } from './admission.ts';
-import { reportFailure, type FailureLogger } from './failure-report.ts';
-import { Health, type HealthKind, type HealthResponse } from './health.ts';
-import { checkStore, IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './idempotency/guard.ts';
-import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
-import { IgnoredHeaders } from './ignored-headers.ts';
-import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
-import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './node-handler.ts';
+import { checkDuration, checkInteger, checkObject, checkOptionNames, type Disposable, type Logger } from '@lifeline/core';
+import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './adapters/node.ts';
+import { Engine } from './engine.ts';
+import { Health } from './health.ts';
+import { checkStore } from './idempotency/guard.ts';
 import { IDEMPOTENCY_DEFAULTS, LIFELINE_OPTIONS, type LifelineOptions, type LifelineSnapshot, type LifelineState } from './options.ts';
-import type { ProblemResponse } from './problem.ts';
-import { RequestStart } from './request-start.ts';
-import { endServerSpan } from './server-span.ts';
 import { Shutdown, type Closeable, type Deregistration, type ShutdownReport } from './shutdown.ts';
 
 const DAY_MS = 86_400_000;
+
+// Set by the class's static block: the engine stays out of the Lifeline's public type.
+let engineOf: (lifeline: Lifeline) => Engine;
 
 /**
  * The server half of Lifeline for one service: per-request context and deadlines, load
@@ -36,25 +31,14 @@ export class Lifeline {
   readonly timeout: number;
   readonly trustInbound: boolean;
   readonly logger: Logger | undefined;
-  /** @internal The health endpoints, unless disabled. */
-  readonly health: Health | undefined;
-  readonly #timer = new CoarseTimer();
-  readonly #gate: Gate;
-  readonly #start: RequestStart;
+  readonly #engine: Engine;
   readonly #shutdown: Shutdown;
-  readonly #ignored: IgnoredHeaders;
-  readonly #stats = new IdempotencyStats();
-  readonly #store: IdempotencyStore | undefined;
-  readonly #ttlMs: number;
-  readonly #lockMs: number;
-  #ownStore: MemoryIdempotencyStore | undefined;
   readonly #servers = new Set<Server>();
-  readonly #inFlight = new Set<ServerResponse>();
-  readonly #onClose: (this: ServerResponse) => void;
-  #idle: (() => void)[] = [];
-  #state: LifelineState = 'serving';
   #shutdownRun: Promise<ShutdownReport> | undefined;
-  #requests = 0;
+
+  static {
+    engineOf = (lifeline) => lifeline.#engine;
+  }
 
   constructor(options: LifelineOptions = {}) {
     checkObject('options', options);
@@ -66,28 +50,31 @@ export class Lifeline {
       throw new TypeError(`lifeline: option \`trustInbound\` must be a boolean, got ${typeof this.trustInbound}`);
     }
     this.logger = checkLogger(options.logger);
-    this.#gate = new Gate(options.shedding, this.#timer);
-    this.health = options.health === false ? undefined : new Health(options.health ?? {}, this.logger);
+    const health = options.health === false ? undefined : new Health(options.health ?? {}, this.logger);
     this.#shutdown = new Shutdown(options.shutdown ?? {}, this.logger);
     const idempotency = options.idempotency ?? {};
     checkObject('idempotency', idempotency);
     checkOptionNames('idempotency', idempotency, IDEMPOTENCY_DEFAULTS);
-    this.#store = checkStore(idempotency.store);
-    this.#ttlMs = checkInteger('idempotency.ttlMs', idempotency.ttlMs ?? DAY_MS, 1);
+    const store = checkStore(idempotency.store);
+    const ttlMs = checkInteger('idempotency.ttlMs', idempotency.ttlMs ?? DAY_MS, 1);
     const lockDefault = Number.isFinite(this.timeout) ? Math.max(60_000, Math.ceil(2 * this.timeout)) : 60_000;
-    this.#lockMs = checkInteger('idempotency.lockMs', idempotency.lockMs ?? lockDefault, 1);
-    this.#ignored = new IgnoredHeaders(this.logger);
-    this.#start = new RequestStart(this.timeout, this.trustInbound, this.#ignored, this.#timer);
-    // One listener for every response of this Lifeline, not a closure per request.
-    const finish = (res: ServerResponse): void => this.#finish(res);
-    this.#onClose = function (this: ServerResponse) {
-      finish(this);
-    };
+    const lockMs = checkInteger('idempotency.lockMs', idempotency.lockMs ?? lockDefault, 1);
+    this.#engine = new Engine({
+      timeout: this.timeout,
+      trustInbound: this.trustInbound,
+      shedding: options.shedding,
+      health,
+      logger: this.logger,
+      store,
+      ttlMs,
+      lockMs,
+      servers: this.#servers,
+    });
   }
 
   /** Where the Lifeline is in its life: `serving`, then `stopping`, `draining` and `stopped` during shutdown. */
   get state(): LifelineState {
-    return this.#state;
+    return this.#engine.state;
   }
 
   /**
@@ -103,7 +90,7 @@ export class Lifeline {
    * }));
    */
   handler(listener: NodeRequestHandler): (req: IncomingMessage, res: ServerResponse) => void {
-    return nodeHandler(this, listener);
+    return nodeHandler(this.#engine, listener);
   }
 
   /**
@@ -120,7 +107,7 @@ export class Lifeline {
    * http.createServer(lifeline.handler((req, res) => (req.url === '/charges' ? charge(req, res) : notFound(res))));
    */
   idempotent(options: NodeIdempotencyOptions | true, handler: NodeIdempotentHandler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-    return nodeIdempotent(this, options, handler);
+    return nodeIdempotent(this.#engine, options, handler);
   }
 
   /**
@@ -167,15 +154,16 @@ export class Lifeline {
    * const report = await lifeline.shutdown(); // { drained: true, abandoned: 0, failedHooks: 0, durationMs: 412 }
    */
   shutdown(): Promise<ShutdownReport> {
+    const engine = this.#engine;
     this.#shutdownRun ??= this.#shutdown.run({
       servers: this.#servers,
-      stopping: () => this.#stopping(),
+      stopping: () => engine.stopping(),
       draining: () => {
-        this.#state = 'draining';
+        engine.state = 'draining';
       },
-      inFlight: () => this.#inFlight.size,
-      idle: () => (this.#inFlight.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#idle.push(resolve))),
-      release: () => this.#release(),
+      inFlight: () => engine.inFlight,
+      idle: () => engine.idle(),
+      release: () => engine.release(),
     });
     return this.#shutdownRun;
   }
@@ -222,113 +210,16 @@ export class Lifeline {
    * app.get('/admin/resilience', () => ({ server: lifeline.snapshot() }));
    */
   snapshot(): LifelineSnapshot {
-    return {
-      state: this.#state,
-      requests: { total: this.#requests, inFlight: this.#inFlight.size },
-      ...this.#gate.snapshot(),
-      ignoredHeaders: this.#ignored.snapshot(),
-      idempotency: this.#stats.snapshot(),
-    };
-  }
-
-  /** @internal An Idempotency-Key guard for one route, with this Lifeline's defaults; `names` are the options the adapter allows. */
-  guard<Req>(options: IdempotencyOptions<Req> | true, names?: readonly string[]): IdempotencyGuard<Req> {
-    const store = this.#store ?? (this.#ownStore ??= new MemoryIdempotencyStore());
-    const defaults = { store, ttlMs: this.#ttlMs, lockMs: this.#lockMs, stats: this.#stats, logger: this.logger };
-    return new IdempotencyGuard<Req>(options, defaults, names);
-  }
-
-  /** @internal The answer to a health probe. */
-  healthResponse(kind: HealthKind): HealthResponse | Promise<HealthResponse> {
-    return kind === 'live' ? this.health!.live() : this.health!.ready(this.#state !== 'serving');
-  }
-
-  /**
-   * @internal Starts a request: its id (inbound or new, echoed as `x-request-id`), its
-   * deadline, its attempt number, its trace context (and SERVER span when an SDK records),
-   * and the bookkeeping that ends with the response.
-   */
-  openRequest(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: string | undefined,
-    routeOf?: (req: IncomingMessage) => string | undefined,
-  ): InboundRequest {
-    this.#requests++;
-    const inbound = this.#start.start(req, route);
-    res.setHeader(REQUEST_ID, inbound.requestId);
-    if (this.#state !== 'serving') res.setHeader('connection', 'close');
-    if (routeOf !== undefined) inbound.routeOf = routeOf;
-    (req as unknown as Record<symbol, InboundRequest>)[kInbound] = inbound;
-    this.#inFlight.add(res);
-    res.once('close', this.#onClose);
-    return inbound;
-  }
-
-  /**
-   * @internal Decides whether a request may run now: refused while draining (503, `connection:
-   * close`) or when its inbound deadline is already spent (504); shed when the concurrency
-   * limit and its queue are full (503 + Retry-After). Waits in the queue when there is room.
-   */
-  admit(inbound: InboundRequest): Admission | Promise<Admission> {
-    return this.#gate.admit(inbound, this.#state === 'draining' || this.#state === 'stopped');
-  }
-
-  /**
-   * @internal Reports the error a request failed with, answered `response` (see
-   * `reportFailure`): to `requestLog` (Fastify's, when it logs), else to the `logger`
-   * option, else, for an unexpected error, to stderr.
-   */
-  reportError(error: unknown, inbound: InboundRequest | undefined, response: ProblemResponse, requestLog?: FailureLogger): void {
-    reportFailure(error, response, inbound?.requestId, inbound?.span, requestLog ?? this.logger);
-  }
-
-  #finish(res: ServerResponse): void {
-    const req = res.req;
-    const inbound = (req as unknown as Record<symbol, InboundRequest | undefined>)[kInbound];
-    this.#inFlight.delete(res);
-    if (inbound !== undefined) {
-      const completed = res.writableFinished;
-      if (!completed) inbound.abort(clientGone());
-      inbound.end();
-      this.#gate.release(inbound);
-      if (inbound.span !== undefined) {
-        endServerSpan(inbound.span, req.method ?? 'GET', res.statusCode, inbound.route ?? inbound.routeOf?.(req), completed);
-      }
-    }
-    if (this.#state === 'draining') {
-      // The connection this response used is idle now: close it rather than keep it alive.
-      setImmediate(() => {
-        for (const server of this.#servers) server.closeIdleConnections();
-      });
-    }
-    if (this.#inFlight.size === 0 && this.#idle.length > 0) {
-      const idle = this.#idle;
-      this.#idle = [];
-      for (const resolve of idle) resolve();
-    }
-  }
-
-  #stopping(): void {
-    this.#state = 'stopping';
-    // Responses not yet started tell their clients not to reuse the connection.
-    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-  }
-
-  async #release(): Promise<void> {
-    this.#state = 'stopped';
-    this.#gate.close();
-    this.#timer.close();
-    await this.#ownStore?.close();
+    return this.#engine.snapshot();
   }
 }
 
 /**
- * @internal The Lifeline an adapter was given, checked when the adapter is set up (not on
+ * @internal The engine of the Lifeline an adapter was given, checked when the adapter is set up (not on
  * its first request), with a message naming the adapter function.
  */
-export function checkLifeline(where: string, value: unknown): Lifeline {
-  if (value instanceof Lifeline) return value;
+export function lifelineEngine(where: string, value: unknown): Engine {
+  if (value instanceof Lifeline) return engineOf(value);
   const got = value === null ? 'null' : typeof value === 'object' ? 'another object' : typeof value;
   throw new TypeError(`lifeline: ${where} needs the Lifeline made by createLifeline(), got ${got}`);
 }

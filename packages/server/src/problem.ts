@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { isLifelineError, type ErrorCode } from '@lifeline/core';
+import type { StoredResponse } from './idempotency/store.ts';
 
 /** An RFC 9457 problem details object, as Lifeline writes it. */
 export interface ProblemDetails {
@@ -166,4 +167,11 @@ export function sendProblem(res: ServerResponse, response: ProblemResponse): voi
   for (const name in response.headers) res.setHeader(name, response.headers[name]!);
   res.setHeader('content-length', Buffer.byteLength(body));
   res.end(body);
+}
+
+const encoder = new TextEncoder();
+
+/** @internal Turns a problem into a response the adapters can send. */
+export function problemToResponse(response: ProblemResponse): StoredResponse {
+  return { status: response.status, headers: response.headers, body: encoder.encode(JSON.stringify(response.body)) };
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { inspect } from 'node:util';
 import { checkFunction, checkInteger, checkObject, checkOptionNames, optionNames, type Logger } from '@lifeline/core';
-import { problem, ProblemCode, type ProblemResponse } from '../problem.ts';
+import { problem, ProblemCode, problemToResponse } from '../problem.ts';
 import { Claim, type ClaimOwner } from './capture.ts';
 import { fingerprint, parseIdempotencyKey } from './key.ts';
 import type { BeginOptions, IdempotencyStore, StoredResponse } from './store.ts';
@@ -117,12 +117,6 @@ export interface GuardDefaults {
 }
 
 const RUN_WITHOUT_KEY: IdempotencyDecision = { claim: undefined };
-const encoder = new TextEncoder();
-
-/** @internal Turns a problem into a response the adapters can send. */
-export function problemToResponse(response: ProblemResponse): StoredResponse {
-  return { status: response.status, headers: response.headers, body: encoder.encode(JSON.stringify(response.body)) };
-}
 
 /** The bytes a body is fingerprinted by: raw bytes as they are, text as UTF-8, parsed JSON re-serialised. */
 function bodyForFingerprint(body: unknown): Uint8Array | string {

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkInteger, optionNames } from '@lifeline/core';
 import { runWithRequestContext } from '@lifeline/trace';
-import { IDEMPOTENCY_OPTIONS, problemToResponse, type IdempotencyOptions } from './idempotency/guard.ts';
-import { kInbound, type InboundRequest } from './inbound-request.ts';
-import type { Admission } from './admission.ts';
-import type { Lifeline } from './lifeline.ts';
-import { problem, problemFor, ProblemCode } from './problem.ts';
-import { sendHealth, sendResponse } from './respond.ts';
+import type { Adapter, Engine } from '../engine.ts';
+import type { HealthResponse } from '../health.ts';
+import { IDEMPOTENCY_OPTIONS, type IdempotencyOptions } from '../idempotency/guard.ts';
+import type { StoredResponse } from '../idempotency/store.ts';
+import { kInbound, type InboundRequest } from '../inbound-request.ts';
+import { problem, problemFor, ProblemCode, problemToResponse } from '../problem.ts';
+import { sendHealth, sendResponse } from '../respond.ts';
 
 /** A `node:http` request listener, possibly async. */
 export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -29,45 +30,50 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
-function fail(lifeline: Lifeline, inbound: InboundRequest, res: ServerResponse, error: unknown): void {
+function fail(engine: Engine, inbound: InboundRequest, res: ServerResponse, error: unknown): void {
   const response = problemFor(error, inbound.requestId);
-  lifeline.reportError(error, inbound, response);
+  engine.reportError(error, inbound, response);
   sendResponse(res, problemToResponse(response));
 }
 
-function run(lifeline: Lifeline, listener: NodeRequestHandler, inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
-  runWithRequestContext(inbound, () => {
-    let result: unknown;
-    try {
-      result = listener(req, res);
-    } catch (error) {
-      fail(lifeline, inbound, res, error);
-      return;
-    }
-    if (isThenable(result)) result.then(undefined, (error: unknown) => fail(lifeline, inbound, res, error));
-  });
+/** The `node:http` adapter: the listener runs in the request's context; an error it throws or rejects with becomes a problem response. */
+class NodeAdapter implements Adapter<IncomingMessage, ServerResponse> {
+  readonly #engine: Engine;
+  readonly #listener: NodeRequestHandler;
+
+  constructor(engine: Engine, listener: NodeRequestHandler) {
+    this.#engine = engine;
+    this.#listener = listener;
+  }
+
+  run(inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
+    runWithRequestContext(inbound, () => {
+      let result: unknown;
+      try {
+        result = this.#listener(req, res);
+      } catch (error) {
+        fail(this.#engine, inbound, res, error);
+        return;
+      }
+      if (isThenable(result)) result.then(undefined, (error: unknown) => fail(this.#engine, inbound, res, error));
+    });
+  }
+
+  refuse(_inbound: InboundRequest, response: StoredResponse, _req: IncomingMessage, res: ServerResponse): void {
+    sendResponse(res, response);
+  }
+
+  health(answer: HealthResponse, req: IncomingMessage, res: ServerResponse): void {
+    sendHealth(res, answer, req.method === 'HEAD');
+  }
 }
 
 /** @internal See {@link Lifeline.handler}. */
-export function nodeHandler(lifeline: Lifeline, listener: NodeRequestHandler): (req: IncomingMessage, res: ServerResponse) => void {
+export function nodeHandler(engine: Engine, listener: NodeRequestHandler): (req: IncomingMessage, res: ServerResponse) => void {
   if (typeof listener !== 'function') throw new TypeError(`lifeline: handler() needs a request listener function, got ${typeof listener}`);
+  const adapter = new NodeAdapter(engine, listener);
   return function lifelineHandler(req, res) {
-    const probe = lifeline.health?.match(req);
-    if (probe !== undefined) {
-      const answer = lifeline.healthResponse(probe);
-      if (answer instanceof Promise) void answer.then((health) => sendHealth(res, health, req.method === 'HEAD'));
-      else sendHealth(res, answer, req.method === 'HEAD');
-      return;
-    }
-    const inbound = lifeline.openRequest(req, res, undefined);
-    const admission = lifeline.admit(inbound);
-    if (admission === undefined) run(lifeline, listener, inbound, req, res);
-    else if (admission instanceof Promise) {
-      void admission.then((later: Admission) => {
-        if (later === undefined) run(lifeline, listener, inbound, req, res);
-        else if (later !== null) sendResponse(res, later);
-      });
-    } else if (admission !== null) sendResponse(res, admission);
+    engine.enter(req, res, undefined, adapter, req, res);
   };
 }
 
@@ -87,12 +93,12 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
 
 /** @internal See {@link Lifeline.idempotent}. */
 export function nodeIdempotent(
-  lifeline: Lifeline,
+  engine: Engine,
   options: NodeIdempotencyOptions | true,
   handler: NodeIdempotentHandler,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   if (typeof handler !== 'function') throw new TypeError(`lifeline: idempotent() needs a handler function, got ${typeof handler}`);
-  const guard = lifeline.guard<IncomingMessage>(options, NODE_IDEMPOTENCY_OPTIONS);
+  const guard = engine.guard<IncomingMessage>(options, NODE_IDEMPOTENCY_OPTIONS);
   const maxBodyBytes = checkInteger('idempotency.maxBodyBytes', (options === true ? undefined : options.maxBodyBytes) ?? 1_048_576, 0);
   return async function idempotentRoute(req, res) {
     const requestId = (req as unknown as Record<symbol, InboundRequest | undefined>)[kInbound]?.requestId;
