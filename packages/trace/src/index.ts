@@ -26,6 +26,9 @@ export {
   injectContext,
   truncateBaggage,
 } from './propagation.ts';
+export { newTraceId, newSpanId } from './trace-ids.ts';
+export { startTrace } from './start-trace.ts';
+export { OutgoingTraceHeaders } from './outgoing-trace.ts';
 export { REDACT_PATHS, redactOptions } from './redact.ts';
 export { type RequestContext, runWithRequestContext, currentRequestContext, parentContext } from './request-context.ts';
 export { type LogCorrelation, logCorrelation, requestLogger } from './logging.ts';

@@ -153,6 +153,47 @@ describe('injectContext', () => {
   });
 });
 
+describe('injectContext: the traceparent passed on unchanged, or not', () => {
+  it('passes a remote span context on as it came: the same parent-id and the tracestate exactly as received', () => {
+    // The specification forbids modifying tracestate when traceparent is passed on unchanged.
+    const tracestate = 'rojo=00f067aa0ba902b7 ,\tcongo=t61rcWkgMzE,rojo=again';
+    const out: HeaderRecord = {};
+    injectContext(extractContext({ traceparent: TRACEPARENT, tracestate }), out);
+    expect(out).toEqual({ traceparent: TRACEPARENT, tracestate });
+    const joined: HeaderRecord = {};
+    injectContext(extractContext({ traceparent: TRACEPARENT, tracestate: ['rojo=1', '', 'congo=2'] }), joined);
+    expect(joined.tracestate).toBe('rojo=1,,congo=2');
+  });
+
+  it("rebuilds tracestate under a span of this process (an SDK's), whose parent-id is new", () => {
+    const inbound = trace.getSpanContext(extractContext({ traceparent: TRACEPARENT, tracestate: ' rojo=1 ,,congo=2,rojo=3' }))!;
+    const local: SpanContext = { traceId: TRACE_ID, spanId: 'a1b2c3d4e5f60718', traceFlags: 1, traceState: inbound.traceState! };
+    const out: HeaderRecord = {};
+    injectContext(trace.setSpanContext(ROOT_CONTEXT, local), out);
+    expect(out).toEqual({ traceparent: `00-${TRACE_ID}-a1b2c3d4e5f60718-01`, tracestate: 'rojo=1,congo=2' });
+  });
+
+  it("a tracestate changed with set() is rebuilt even on a remote span context", () => {
+    const inbound = trace.getSpanContext(extractContext({ traceparent: TRACEPARENT, tracestate: 'rojo=1, congo=2' }))!;
+    const changed = { ...inbound, traceState: inbound.traceState!.set('lifeline', 'x') };
+    const out: HeaderRecord = {};
+    injectContext(trace.setSpanContext(ROOT_CONTEXT, changed), out);
+    expect(out.tracestate).toBe('lifeline=x,rojo=1,congo=2');
+  });
+
+  it("keeps the random flag of an inbound trace through an SDK's span, which carries the sampled bit alone", () => {
+    const inbound = extractContext({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-03` });
+    const sdkSpan: SpanContext = { traceId: TRACE_ID, spanId: 'a1b2c3d4e5f60718', traceFlags: TraceFlags.SAMPLED };
+    const out: HeaderRecord = {};
+    injectContext(trace.setSpan(inbound, trace.wrapSpanContext(sdkSpan)), out);
+    expect(out.traceparent).toBe(`00-${TRACE_ID}-a1b2c3d4e5f60718-03`);
+    const unsetInbound = extractContext({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` });
+    const plain: HeaderRecord = {};
+    injectContext(trace.setSpan(unsetInbound, trace.wrapSpanContext(sdkSpan)), plain);
+    expect(plain.traceparent).toBe(`00-${TRACE_ID}-a1b2c3d4e5f60718-01`);
+  });
+});
+
 describe('baggage limits', () => {
   const entries = (count: number, value = 'v'): string[] => Array.from({ length: count }, (_, i) => `key${i}=${value}${i}`);
 

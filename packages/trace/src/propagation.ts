@@ -10,8 +10,9 @@ import {
   TRACEPARENT,
   TRACESTATE,
 } from './headers.ts';
+import { outgoingFlags, withRandomTraceId } from './random-flag.ts';
 import { serializeTraceState, TraceState } from './trace-state.ts';
-import { formatTraceparent, parseTraceparent } from './traceparent.ts';
+import { formatTraceparent, parseTraceparent, RANDOM_TRACE_ID_FLAG } from './traceparent.ts';
 
 export { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES, truncateBaggage } from './baggage.ts';
 
@@ -62,6 +63,7 @@ export function extractContext(
         else if (state.size > 0) spanContext.traceState = state;
       }
       ctx = trace.setSpanContext(ctx, spanContext);
+      if ((spanContext.traceFlags & RANDOM_TRACE_ID_FLAG) !== 0) ctx = withRandomTraceId(ctx, spanContext.traceId);
     }
   }
   const baggage = headerValues(headers, BAGGAGE);
@@ -77,11 +79,18 @@ export function extractContext(
  * Writes the span context and baggage of `ctx` into a plain header object as `traceparent`,
  * `tracestate` and `baggage`, setting rather than appending: any existing spelling of these
  * headers (`Traceparent`, `TRACEPARENT`) is replaced, so exactly one of each remains. When a
- * `traceparent` is written, a stale `tracestate` is removed if `ctx` has none. Works with a
- * remote, non-recording span context alone (no SDK). The `traceparent` is version `00` with
- * reserved flags cleared; `tracestate` is at most 512 characters; baggage is cut to the W3C
- * limits by whole entries. When `ctx` has no valid span context or no baggage, those headers are
- * left as they are. Never throws.
+ * `traceparent` is written, a stale `tracestate` is removed if `ctx` has none. Baggage is cut
+ * to the W3C limits by whole entries. When `ctx` has no valid span context or no baggage,
+ * those headers are left as they are. Never throws.
+ *
+ * The span of `ctx` is the parent the `traceparent` names (version `00`, reserved flags
+ * cleared, the random-trace-id flag kept when the trace came in with it, even through an
+ * SDK's spans). A span of this process — an SDK's — gets a `tracestate` rebuilt by the
+ * specification's rules, at most 512 characters. A remote span context alone (an inbound one,
+ * no SDK) is passed on as it came, the way a proxy does: the same parent-id, and the
+ * `tracestate` exactly as received, since the specification forbids modifying `tracestate`
+ * when `traceparent` is passed on unchanged. To send requests as operations of this process
+ * with no SDK — a new parent-id each — use {@link OutgoingTraceHeaders}.
  *
  * @example
  * const headers: HeaderRecord = { accept: 'application/json' };
@@ -89,10 +98,11 @@ export function extractContext(
  */
 export function injectContext(ctx: Context, headers: HeaderRecord): void {
   const spanContext = trace.getSpanContext(ctx);
-  const traceparent = spanContext === undefined ? undefined : formatTraceparent(spanContext);
+  const traceparent = spanContext === undefined ? undefined : formatTraceparent(spanContext, outgoingFlags(ctx, spanContext));
   if (traceparent !== undefined) {
     setHeader(headers, TRACEPARENT, traceparent);
-    const tracestate = serializeTraceState(spanContext?.traceState);
+    const state = spanContext?.traceState;
+    const tracestate = spanContext?.isRemote === true && state instanceof TraceState ? state.received() : serializeTraceState(state);
     if (tracestate !== '') setHeader(headers, TRACESTATE, tracestate);
     else deleteHeader(headers, TRACESTATE);
   }

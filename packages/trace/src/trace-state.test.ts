@@ -95,6 +95,41 @@ describe('TraceState.parse', () => {
   });
 });
 
+describe('the specification examples (W3C Trace Context Level 2, tracestate)', () => {
+  it.each([
+    ['single tracing system', 'rojo=00f067aa0ba902b7'],
+    ['multiple tracing systems', 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE'],
+    ['generic list', 'vendorname1=opaqueValue1,vendorname2=opaqueValue2'],
+  ])('%s: %s reads and writes back unchanged', (_name, header) => {
+    expect(TraceState.parse(header)?.serialize()).toBe(header);
+  });
+
+  it('a vendor that comes back rewrites its entry at the front instead of adding it twice', () => {
+    const state = TraceState.parse('congo=congosFirstPosition,rojo=rojosFirstPosition')!;
+    expect(state.set('congo', 'congosSecondPosition').serialize()).toBe('congo=congosSecondPosition,rojo=rojosFirstPosition');
+  });
+
+  it('the two members of the list grammar: key=value, and OWS alone (empty)', () => {
+    expect(TraceState.parse('rojo=00f067aa0ba902b7, \t,congo=t61rcWkgMzE')!.serialize()).toBe(EXAMPLE);
+  });
+});
+
+describe('TraceState.received', () => {
+  it('is the header exactly as parsed, whitespace, empty members and repeated keys included', () => {
+    const header = ' rojo=1 ,, congo=2,rojo=3';
+    const state = TraceState.parse(header)!;
+    expect(state.received()).toBe(header);
+    expect(state.serialize()).toBe('rojo=1,congo=2');
+  });
+
+  it('is the rebuilt header once the state has been changed, or when it was not parsed', () => {
+    const state = TraceState.parse(' rojo=1 ,, congo=2')!;
+    expect(state.set('lifeline', 'x').received()).toBe('lifeline=x,rojo=1,congo=2');
+    expect(state.unset('rojo').received()).toBe('congo=2');
+    expect(new TraceState('a=1 , b=2').received()).toBe('a=1,b=2');
+  });
+});
+
 describe('TraceState mutations', () => {
   const state = TraceState.parse('a=1,b=2,c=3')!;
 

@@ -105,6 +105,8 @@ function serializeMembers(members: readonly Member[]): string {
 export class TraceState implements OtelTraceState {
   #members: readonly Member[];
   #serialized: string | undefined;
+  /** The value {@link TraceState.parse} read, while nothing has been set or unset since. */
+  #received: string | undefined;
 
   /**
    * A state read from a `tracestate` value; empty when `header` is absent or invalid
@@ -125,7 +127,10 @@ export class TraceState implements OtelTraceState {
    */
   static parse(header: string): TraceState | undefined {
     const members = typeof header === 'string' ? parseMembers(header) : undefined;
-    return members === undefined ? undefined : TraceState.#of(members);
+    if (members === undefined) return undefined;
+    const state = TraceState.#of(members);
+    state.#received = header;
+    return state;
   }
 
   static #of(members: readonly Member[]): TraceState {
@@ -161,9 +166,21 @@ export class TraceState implements OtelTraceState {
     return TraceState.#of(this.#members.filter(([candidate]) => candidate !== key));
   }
 
-  /** The `tracestate` header value, at most 512 characters; `''` when empty. */
+  /**
+   * The `tracestate` header value, rebuilt: members without surrounding whitespace, empty ones
+   * and repeated keys left out, at most 512 characters; `''` when empty.
+   */
   serialize(): string {
     return (this.#serialized ??= serializeMembers(this.#members));
+  }
+
+  /**
+   * @internal The value exactly as {@link TraceState.parse} read it, when nothing was set or
+   * unset since; otherwise {@link TraceState.serialize}. What a `traceparent` passed on
+   * unchanged must travel with: the specification forbids modifying `tracestate` then.
+   */
+  received(): string {
+    return this.#received ?? this.serialize();
   }
 }
 

@@ -49,16 +49,21 @@ export function parseTraceparent(value: string): SpanContext | undefined {
 /**
  * @internal Formats a span context as a version `00` `traceparent`, or `undefined` when its ids
  * are not lowercase hex of the right length or are all zeros (the api's own check accepts upper
- * case, which the wire format does not). Reserved flags are written as zero. Never throws.
+ * case, which the wire format does not). `flags` (default: the span context's) are written with
+ * the reserved ones as zero. Never throws.
  *
  * @example
  * formatTraceparent({ traceId: '4bf9…4736', spanId: '00f0…02b7', traceFlags: TraceFlags.SAMPLED });
  * // '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
  */
-export function formatTraceparent(spanContext: SpanContext): string | undefined {
+export function formatTraceparent(spanContext: SpanContext, flags: number = spanContext.traceFlags): string | undefined {
   const { traceId, spanId } = spanContext;
   if (typeof traceId !== 'string' || !LOWER_HEX_32.test(traceId) || traceId === ZERO_TRACE_ID) return undefined;
   if (typeof spanId !== 'string' || !LOWER_HEX_16.test(spanId) || spanId === ZERO_SPAN_ID) return undefined;
-  const flags = Number(spanContext.traceFlags) & KNOWN_FLAGS;
-  return `00-${traceId}-${spanId}-0${flags.toString(16)}`;
+  return `00-${traceId}-${spanId}-0${(Number(flags) & KNOWN_FLAGS).toString(16)}`;
 }
+
+/** @internal Where the parent-id starts and ends in a version `00` `traceparent`. */
+export const PARENT_ID_START = 36;
+/** @internal See {@link PARENT_ID_START}. */
+export const PARENT_ID_END = 52;
