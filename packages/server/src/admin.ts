@@ -41,7 +41,14 @@ export interface ResilienceSources<C extends Record<string, Snapshotting> = Reco
   extra?: () => E;
 }
 
-/** The answer of `/admin/resilience`, as plain JSON. */
+/**
+ * The answer of `/admin/resilience`, as plain JSON: typed by the clients and the extra fields
+ * it was made from, so that a dashboard reading it knows each client's snapshot type.
+ *
+ * @example
+ * const state = (await (await fetch(`${orderUrl}/admin/resilience`)).json()) as ResilienceSnapshot<{ payment: LifelineClient }>;
+ * state.clients.payment.breaker?.state; // 'closed' | 'open' | …
+ */
 export type ResilienceSnapshot<C extends Record<string, Snapshotting> = Record<string, Snapshotting>, E extends object = object> = Omit<
   E,
   'server' | 'clients'
