@@ -1,6 +1,6 @@
-import { Deadline, isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
+import { abortError, Deadline, isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
 import type { Endpoint } from '@lifeline/discovery';
-import { currentRequestContext, newRequestId, parentContext, REQUEST_ID, type RequestContext } from '@lifeline/trace';
+import { currentRequestContext, newRequestId, parentContext, REQUEST_ID, type RequestContext, type RequestWatcher } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type LifelineDispatchOptions, type StageOptions } from './call-settings.ts';
 import { headerValue } from './header-value.ts';
@@ -29,9 +29,16 @@ const DONE = 2;
  * discovery's first answer; once response headers are in, it bounds the body by the total
  * deadline (on the coarse timer: nothing is aborted on success).
  *
+ * The call ends early when its caller cancels it: the caller's own signal, and the request
+ * being handled. A request context that can be watched (`watch`, as `@lifeline/server`'s)
+ * tells this handler itself, its watcher, so linking a call to it makes no AbortController,
+ * no listener and no closure; the deadline it would also fire at is the call's own already
+ * (`Deadline.earliest`). A context without `watch` is followed through its `signal`. Each
+ * link is undone when the call has its outcome.
+ *
  * @internal
  */
-export class CallHandler extends StageHandler implements CallState, TimerTask {
+export class CallHandler extends StageHandler implements CallState, TimerTask, RequestWatcher {
   timerAt = 0;
   timerNext: TimerTask | null = null;
   timerPrev: TimerTask | null = null;
@@ -45,8 +52,10 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
   readonly own: boolean;
   readonly callHeaders: Dispatcher.DispatchOptions['headers'];
   readonly trace: CallTrace;
-  readonly signal: AbortSignal;
-  /** The caller's own signal (or the inbound request's), watched while the call is in flight. */
+  /**
+   * The caller's own signal, or the inbound request's when that request cannot be watched
+   * (or both, joined): listened to while the call is in flight.
+   */
   readonly callerSignal: AbortSignal | undefined;
   abortReason: Error | null = null;
   attempt = 1;
@@ -62,6 +71,12 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
   readonly #settings: CallSettings;
   #options: Dispatcher.DispatchOptions;
   readonly #startedAt: number;
+  /** The request being handled, when it can be watched; cleared once there is nothing to unwatch. */
+  #watched: RequestContext | undefined;
+  /** Whether this handler listens to `callerSignal`'s abort event. */
+  #listening = false;
+  /** Made only when a wait of a watched call needs a signal: aborted with the call. */
+  #waitController: AbortController | undefined;
   #state = PENDING;
   #status = 0;
   #dispatched = false;
@@ -77,6 +92,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
     if (given !== undefined) {
       inbound = given.inbound;
       this.deadline = given.deadline;
+      // The client joined the inbound signal in only when the request cannot be watched.
       this.callerSignal = given.signal;
       this.idempotent = given.idempotent;
       this.attemptTimeout = given.attemptTimeout ?? settings.attemptTimeout;
@@ -88,17 +104,33 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
       inbound = currentRequestContext();
       const own = settings.timeout === Infinity ? undefined : Deadline.after(settings.timeout, settings.clock);
       this.deadline = Deadline.earliest(own, inbound?.deadline) ?? Deadline.after(Infinity, settings.clock);
-      this.callerSignal = inbound?.signal;
+      // Reading `signal` of a watchable request would make the AbortController watching avoids.
+      this.callerSignal = inbound === undefined || inbound.watch !== undefined ? undefined : inbound.signal;
       this.idempotent = isIdempotentMethod(options.method) || headerValue(options.headers, 'idempotency-key') !== undefined;
       this.attemptTimeout = settings.attemptTimeout;
       this.own = false;
       requestId = headerValue(options.headers, REQUEST_ID);
     }
+    this.#watched = inbound?.watch === undefined ? undefined : inbound;
     this.callHeaders = options.headers;
-    this.signal = this.callerSignal ?? settings.closeSignal;
     this.replayable = isReplayable(options.body);
     this.#startedAt = settings.clock.now();
     this.trace = startCallTrace(settings.telemetry, options.method, parentContext(inbound), requestId ?? inbound?.requestId ?? newRequestId());
+  }
+
+  /**
+   * What a wait of the call listens to (a limiter slot, discovery's first answer — most calls
+   * wait for neither): the caller's signal, else the pipeline's close signal. A watched request
+   * has no signal, so a watched call that waits gets one of its own, aborted with the call:
+   * the waiter then leaves a limiter's queue at once, as it would on the request's signal.
+   */
+  get signal(): AbortSignal {
+    if (this.#watched === undefined) return this.callerSignal ?? this.#settings.closeSignal;
+    if (this.#waitController === undefined) {
+      this.#waitController = new AbortController();
+      if (this.abortReason !== null) this.#waitController.abort(this.abortReason);
+    }
+    return this.#waitController.signal;
   }
 
   /** Attempts sent so far: what a response or an error reports. */
@@ -108,6 +140,9 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
 
   start(dispatch: Dispatcher.Dispatch): void {
     this.upstream.onRequestStart?.(this, {});
+    // Already cancelled: the call ends now, before anything is sent or queued.
+    const cancelled = this.#link();
+    if (cancelled !== undefined) return this.abort(cancelled);
     // A body fetch() made from a string, bytes, a Blob, a form: read once, so a retry can send it again.
     const length = this.idempotent && !this.replayable && this.#settings.retry.maxAttempts > 1 ? replayableLength(this.#options) : -1;
     if (length < 0) return this.#whenResolved(dispatch);
@@ -146,12 +181,61 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
     }
   }
 
+  /**
+   * Starts listening to the caller's signal and watching the request being handled. Returns
+   * why the call is cancelled already, if it is (then nothing is left to undo for that link).
+   */
+  #link(): Error | undefined {
+    const signal = this.callerSignal;
+    if (signal !== undefined) {
+      if (signal.aborted) return abortError(signal);
+      // The handler is the listener (`handleEvent`): no closure per call.
+      signal.addEventListener('abort', this, { once: true });
+      this.#listening = true;
+    }
+    const inbound = this.#watched;
+    if (inbound !== undefined) {
+      const reason = inbound.watch!(this);
+      if (reason !== undefined) {
+        this.#watched = undefined; // not registered: nothing to unwatch
+        return cancelledBy(reason);
+      }
+    }
+    return undefined;
+  }
+
+  /** Stops listening and watching: the call has its outcome. */
+  #unlink(): void {
+    if (this.#listening) {
+      this.#listening = false;
+      this.callerSignal!.removeEventListener('abort', this);
+    }
+    const inbound = this.#watched;
+    if (inbound !== undefined) {
+      this.#watched = undefined;
+      inbound.unwatch?.(this);
+    }
+  }
+
+  /** The caller's signal fired. */
+  handleEvent(): void {
+    this.#listening = false; // `once`: already removed
+    this.abort(abortError(this.callerSignal!));
+  }
+
+  /** The request being handled was cancelled (its caller went away, or its deadline passed). */
+  onRequestAbort(reason: unknown): void {
+    this.abort(cancelledBy(reason));
+  }
+
   /** Ends the call with `reason` (the caller's abort, or the pipeline being destroyed). */
   protected override onAbort(reason: Error): void {
     if (this.#state === DONE) return;
     this.abortReason = reason;
     if (this.#dispatched) this.below?.abort(reason);
     else this.#fail(reason); // reading the body or waiting for discovery: nothing below would report
+    // After the stages below have reported `reason`: what rejects the wait then comes too late to count.
+    this.#waitController?.abort(reason);
   }
 
   /** The total deadline passed while the body was read. */
@@ -196,6 +280,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
   #settle(): void {
     this.#state = DONE;
     this.#settings.timer.cancel(this);
+    this.#unlink();
     this.onSettled?.(this);
   }
 
@@ -208,4 +293,10 @@ export class CallHandler extends StageHandler implements CallState, TimerTask {
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+/** A cancellation reason as the call's error: a Lifeline error as it is (the server's say best what happened), else `ABORTED` with it as the cause. */
+function cancelledBy(reason: unknown): Error {
+  if (isLifelineError(reason)) return reason;
+  return withoutStack(() => new LifelineError('ABORTED', 'the call was aborted', { cause: reason, retryable: false }));
 }

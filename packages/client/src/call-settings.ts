@@ -41,7 +41,7 @@ export interface CallSettings {
  */
 export interface CallOptions {
   readonly deadline: Deadline;
-  /** The caller's signal, joined with the inbound request's. */
+  /** The caller's signal, joined with the inbound request's when that request cannot be watched (it has no `watch`). */
   readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean;
   /** This call's per-attempt limit, when it sets one. */

@@ -106,9 +106,14 @@ export class LifelineClient {
       throw new TypeError(`lifeline: option \`path\` must be a string starting with "/", got ${JSON.stringify(path)}`);
     }
     // Inside a request being handled: its deadline and its cancellation bound this call too.
+    // A request that can be watched is watched by the call itself (no AbortController made
+    // for it, no signals joined); else its signal is joined with the caller's.
     const inbound = currentRequestContext();
     let signal = options.signal;
-    if (inbound?.signal !== undefined) signal = signal === undefined ? inbound.signal : AbortSignal.any([signal, inbound.signal]);
+    if (inbound !== undefined && inbound.watch === undefined) {
+      const cancel = inbound.signal;
+      if (cancel !== undefined) signal = signal === undefined ? cancel : AbortSignal.any([signal, cancel]);
+    }
     if (signal?.aborted) throw abortError(signal);
 
     let headers: Record<string, string | string[] | undefined> = this.#headers;

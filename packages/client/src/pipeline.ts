@@ -1,6 +1,6 @@
 import type { Breaker, BreakerGroup, BreakerSnapshot } from '@lifeline/breaker';
 import type { BulkheadSnapshot, Limiter, LimiterSnapshot } from '@lifeline/bulkhead';
-import { abortError, CoarseTimer, type Disposable } from '@lifeline/core';
+import { CoarseTimer, type Disposable } from '@lifeline/core';
 import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
 import type { RetryBudgetSnapshot, RetryPolicy } from '@lifeline/retry';
 import { setMaxListeners } from 'node:events';
@@ -183,8 +183,6 @@ export class Pipeline {
     const call = new CallHandler(this.settings, opts, handler);
     this.#track(call);
     call.start(dispatch);
-    const signal = call.callerSignal;
-    if (signal?.aborted === true) call.abort(abortError(signal));
     return true;
   }
 
@@ -194,17 +192,7 @@ export class Pipeline {
     if (head !== null) head.prevInFlight = call;
     this.#inFlightHead = call;
     this.#inFlightCount++;
-    const signal = call.callerSignal;
-    if (signal === undefined || signal.aborted) {
-      call.onSettled = this.#onSettled;
-      return;
-    }
-    const onAbort = (): void => call.abort(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    call.onSettled = (settled) => {
-      signal.removeEventListener('abort', onAbort);
-      this.#untrack(settled);
-    };
+    call.onSettled = this.#onSettled;
   }
 
   #untrack(call: CallHandler): void {

@@ -30,7 +30,7 @@ export { newTraceId, newSpanId } from './trace-ids.ts';
 export { startTrace } from './start-trace.ts';
 export { OutgoingTraceHeaders } from './outgoing-trace.ts';
 export { REDACT_PATHS, redactOptions } from './redact.ts';
-export { type RequestContext, runWithRequestContext, currentRequestContext, parentContext } from './request-context.ts';
+export { type RequestContext, type RequestWatcher, runWithRequestContext, currentRequestContext, parentContext } from './request-context.ts';
 export { type LogCorrelation, logCorrelation, requestLogger } from './logging.ts';
 export { type UndiciRequestLike, isLifelineRequest } from './undici-hook.ts';
 export { registeredTracer } from './tracer.ts';

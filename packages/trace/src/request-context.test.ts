@@ -3,7 +3,7 @@ import { Deadline } from '@lifeline/core';
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { extractContext } from './propagation.ts';
-import { currentRequestContext, parentContext, runWithRequestContext, type RequestContext } from './request-context.ts';
+import { currentRequestContext, parentContext, runWithRequestContext, type RequestContext, type RequestWatcher } from './request-context.ts';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -52,5 +52,27 @@ describe('request context', () => {
       runWithRequestContext(inner, () => expect(currentRequestContext()?.requestId).toBe('req-2'));
       expect(currentRequestContext()?.requestId).toBe('req-1');
     });
+  });
+
+  it('hands over a request that can be watched as it is: a watcher registered inside is told of its cancellation', async () => {
+    const watchers = new Set<RequestWatcher>();
+    const req: RequestContext = {
+      ...request(),
+      watch: (watcher) => void watchers.add(watcher),
+      unwatch: (watcher) => void watchers.delete(watcher),
+    };
+    const reasons: unknown[] = [];
+    const watcher: RequestWatcher = { onRequestAbort: (reason) => reasons.push(reason) };
+    await runWithRequestContext(req, async () => {
+      await delay(1);
+      expect(currentRequestContext()?.watch?.(watcher)).toBeUndefined();
+    });
+    const reason = new Error('gone');
+    for (const w of watchers) w.onRequestAbort(reason);
+    expect(reasons).toEqual([reason]);
+    currentRequestContext()?.unwatch?.(watcher); // outside the request: nothing to unwatch through
+    expect(watchers.size).toBe(1);
+    runWithRequestContext(req, () => currentRequestContext()?.unwatch?.(watcher));
+    expect(watchers.size).toBe(0);
   });
 });

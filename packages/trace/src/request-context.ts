@@ -3,6 +3,18 @@ import { context as otelContext, type Context, ROOT_CONTEXT, trace } from '@open
 import type { Deadline } from '@lifeline/core';
 
 /**
+ * Something told when a request is cancelled.
+ *
+ * @example
+ * const watcher: RequestWatcher = { onRequestAbort: (reason) => work.cancel(reason) };
+ * const cancelled = request.watch?.(watcher);
+ */
+export interface RequestWatcher {
+  /** The request was cancelled: its caller went away, or its deadline passed. Called at most once. */
+  onRequestAbort(reason: unknown): void;
+}
+
+/**
  * What an incoming request hands to the work done for it: its id, its deadline, its
  * cancellation signal and its trace. `@lifeline/server` creates one per request; every
  * `@lifeline/client` call made while handling the request reads it, so the call inherits the
@@ -23,6 +35,14 @@ export interface RequestContext {
    * OpenTelemetry context manager is registered.
    */
   readonly context: Context;
+  /**
+   * Tells `watcher` when the request is cancelled, without making an AbortController (as
+   * reading `signal` does). Returns the reason at once, without registering, when the request is
+   * already cancelled; else `undefined`. Pair with `unwatch` when the work ends.
+   */
+  watch?(watcher: RequestWatcher): unknown;
+  /** Stops telling `watcher`. */
+  unwatch?(watcher: RequestWatcher): void;
 }
 
 // One store per process, shared by every copy of this package that gets loaded.
