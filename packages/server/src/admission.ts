@@ -2,6 +2,7 @@ import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, type CoarseTimer } from '@lifeline/core';
 import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
+import type { ServerMetrics } from './metrics.ts';
 import { SHEDDING_OPTIONS, type LifelineSnapshot, type SheddingOptions } from './options.ts';
 import { problem, ProblemCode, problemToResponse } from './problem.ts';
 
@@ -19,10 +20,12 @@ export type Admission = StoredResponse | null | undefined;
 export class Gate {
   readonly #bulkhead: Bulkhead | undefined;
   readonly #retryAfterMs: number;
+  readonly #metrics: ServerMetrics;
   #refusedDraining = 0;
   #refusedSpent = 0;
 
-  constructor(options: SheddingOptions | false | undefined, timer: CoarseTimer) {
+  constructor(options: SheddingOptions | false | undefined, timer: CoarseTimer, metrics: ServerMetrics) {
+    this.#metrics = metrics;
     if (options === false) {
       this.#retryAfterMs = 1_000;
       return;
@@ -42,6 +45,7 @@ export class Gate {
   admit(inbound: InboundRequest, draining: boolean): Admission | Promise<Admission> {
     if (draining) {
       this.#refusedDraining++;
+      this.#metrics.rejected('shutting-down');
       const refusal = problemToResponse(
         problem(503, ProblemCode.SHUTTING_DOWN, 'Service Unavailable', 'The server is shutting down; retry on another instance.', {
           requestId: inbound.requestId,
@@ -52,6 +56,7 @@ export class Gate {
     }
     if (inbound.deadline.expired) {
       this.#refusedSpent++;
+      this.#metrics.rejected('deadline-spent');
       return problemToResponse(
         problem(504, 'DEADLINE_EXCEEDED', 'Deadline exceeded', 'The request arrived with no time left before its deadline.', {
           requestId: inbound.requestId,
@@ -76,6 +81,11 @@ export class Gate {
       },
       (error: BulkheadRejectedError) => (error.reason === 'aborted' || error.reason === 'closed' ? null : this.#shed(inbound, error)),
     );
+  }
+
+  /** Requests waiting for a slot. */
+  get queued(): number {
+    return this.#bulkhead?.queued ?? 0;
   }
 
   /** Gives the request's slot back, if it holds one. */
@@ -112,6 +122,7 @@ export class Gate {
   }
 
   #shed(inbound: InboundRequest, error: BulkheadRejectedError): StoredResponse {
+    this.#metrics.rejected(error.reason as 'queue-full' | 'queue-timeout' | 'deadline');
     const detail =
       error.reason === 'queue-full'
         ? 'The server is at its concurrency limit and its queue is full.'

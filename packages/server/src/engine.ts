@@ -8,7 +8,9 @@ import { IdempotencyGuard, IdempotencyStats, type IdempotencyOptions } from './i
 import { MemoryIdempotencyStore, type IdempotencyStore, type StoredResponse } from './idempotency/store.ts';
 import { IgnoredHeaders } from './ignored-headers.ts';
 import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
+import { ServerMetrics } from './metrics.ts';
 import type { LifelineSnapshot, LifelineState, SheddingOptions } from './options.ts';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { ProblemResponse } from './problem.ts';
 import { RequestStart } from './request-start.ts';
 import { endServerSpan } from './server-span.ts';
@@ -40,6 +42,7 @@ export interface EngineSettings {
   store: IdempotencyStore | undefined;
   ttlMs: number;
   lockMs: number;
+  meterProvider: MeterProvider | undefined;
   /** The servers attached to the Lifeline: their idle connections are closed while draining. */
   servers: ReadonlySet<Server>;
 }
@@ -58,7 +61,8 @@ export class Engine {
   readonly #gate: Gate;
   readonly #start: RequestStart;
   readonly #ignored: IgnoredHeaders;
-  readonly #stats = new IdempotencyStats();
+  readonly #metrics: ServerMetrics;
+  readonly #stats: IdempotencyStats;
   readonly #store: IdempotencyStore | undefined;
   readonly #ttlMs: number;
   readonly #lockMs: number;
@@ -75,7 +79,13 @@ export class Engine {
   constructor(settings: EngineSettings) {
     this.health = settings.health;
     this.logger = settings.logger;
-    this.#gate = new Gate(settings.shedding, this.timer);
+    this.#metrics = new ServerMetrics(settings.meterProvider, {
+      inFlight: () => this.#inFlight,
+      queued: () => this.#gate.queued,
+      state: () => this.state,
+    });
+    this.#stats = new IdempotencyStats(this.#metrics);
+    this.#gate = new Gate(settings.shedding, this.timer, this.#metrics);
     this.#ignored = new IgnoredHeaders(settings.logger);
     this.#start = new RequestStart(settings.timeout, settings.trustInbound, this.#ignored, this.timer);
     this.#store = settings.store;
@@ -124,6 +134,7 @@ export class Engine {
   #open(req: IncomingMessage, res: ServerResponse, route: string | undefined, routeOf: Adapter<unknown, unknown>['routeOf']): InboundRequest {
     this.#requests++;
     const inbound = this.#start.start(req, route);
+    inbound.startedAt = this.#metrics.requestStarted();
     inbound.res = res;
     if (routeOf !== undefined) inbound.routeOf = routeOf;
     res.setHeader(REQUEST_ID, inbound.requestId);
@@ -151,9 +162,12 @@ export class Engine {
     else this.#newest = prev;
     inbound.inflightPrev = inbound.inflightNext = undefined;
     this.#inFlight--;
-    if (inbound.span !== undefined) {
+    const metrics = this.#metrics;
+    if (inbound.span !== undefined || metrics.enabled) {
       const req = res.req;
-      endServerSpan(inbound.span, req.method ?? 'GET', res.statusCode, inbound.route ?? inbound.routeOf?.(req), completed);
+      const route = inbound.route ?? inbound.routeOf?.(req);
+      if (inbound.span !== undefined) endServerSpan(inbound.span, req.method ?? 'GET', res.statusCode, route, completed);
+      metrics.requestEnded(req, res, route, inbound.startedAt);
     }
     if (this.state === 'draining') {
       // The connection this response used is idle now: close it rather than keep it alive.
@@ -185,6 +199,7 @@ export class Engine {
   /** Shutdown is over: the queue, the timer and the default store are released. */
   async release(): Promise<void> {
     this.state = 'stopped';
+    this.#metrics.dispose();
     this.#gate.close();
     this.timer.close();
     await this.#ownStore?.close();

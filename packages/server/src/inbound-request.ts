@@ -51,6 +51,8 @@ export class InboundRequest implements RequestContext, TimerTask {
   slot = false;
   /** @internal Whether the response is over (finished or its connection closed). */
   ended = false;
+  /** @internal When the request was opened, for its duration metric (0 when no SDK records metrics). */
+  startedAt = 0;
   /** @internal The response, while the request is in flight. */
   res: ServerResponse | undefined = undefined;
   /** @internal The request opened just before this one and still in flight. */

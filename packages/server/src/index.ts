@@ -1,6 +1,7 @@
 export { createLifeline, Lifeline } from './lifeline.ts';
 export type { LifelineOptions, SheddingOptions, IdempotencyDefaults, LifelineState, LifelineSnapshot } from './options.ts';
 export { requestContext } from './inbound-request.ts';
+export { resilienceSnapshot, resilienceHandler, type ResilienceSources, type ResilienceSnapshot, type Snapshotting } from './admin.ts';
 export { currentRequestContext, type RequestContext } from '@lifeline/trace';
 export {
   problemFor,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, type Disposable, type Logger } from '@lifeline/core';
 import { nodeHandler, nodeIdempotent, type NodeIdempotencyOptions, type NodeIdempotentHandler, type NodeRequestHandler } from './adapters/node.ts';
+import type { MeterProvider } from '@opentelemetry/api';
 import { Engine } from './engine.ts';
 import { Health } from './health.ts';
 import { checkStore } from './idempotency/guard.ts';
@@ -68,6 +69,7 @@ export class Lifeline {
       store,
       ttlMs,
       lockMs,
+      meterProvider: checkMeterProvider(options.meterProvider),
       servers: this.#servers,
     });
   }
@@ -222,6 +224,16 @@ export function lifelineEngine(where: string, value: unknown): Engine {
   if (value instanceof Lifeline) return engineOf(value);
   const got = value === null ? 'null' : typeof value === 'object' ? 'another object' : typeof value;
   throw new TypeError(`lifeline: ${where} needs the Lifeline made by createLifeline(), got ${got}`);
+}
+
+/** The `meterProvider` option: an OpenTelemetry MeterProvider (anything with `getMeter()`). */
+function checkMeterProvider(provider: unknown): MeterProvider | undefined {
+  if (provider === undefined) return undefined;
+  if (provider === null || typeof provider !== 'object' || typeof (provider as { getMeter?: unknown }).getMeter !== 'function') {
+    const got = provider === null ? 'null' : typeof provider === 'object' ? 'an object without getMeter()' : typeof provider;
+    throw new TypeError(`lifeline: option \`meterProvider\` must be an OpenTelemetry MeterProvider (with getMeter()), got ${got}`);
+  }
+  return provider as MeterProvider;
 }
 
 /** The `logger` option: anything with pino's `info(object, message)` and `warn(object, message)`. */

@@ -1,4 +1,5 @@
 import { optionNames, type Logger } from '@lifeline/core';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { HealthOptions } from './health.ts';
 import type { IdempotencySnapshot } from './idempotency/guard.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
@@ -62,6 +63,13 @@ export interface LifelineOptions {
   idempotency?: IdempotencyDefaults;
   /** Where state changes are logged (pino or anything with `info` and `warn`). Never a line per request. */
   logger?: Logger;
+  /**
+   * Where the server's metrics go (`http.server.request.duration`, rejections, idempotency
+   * outcomes, in-flight and shutdown-phase gauges). Default: the global meter provider, looked
+   * up when the Lifeline is created — register the OpenTelemetry SDK first. Without one, nothing
+   * is recorded and nothing is paid per request.
+   */
+  meterProvider?: MeterProvider;
 }
 
 /** @internal The names {@link LifelineOptions} allows. */
@@ -73,6 +81,7 @@ export const LIFELINE_OPTIONS = optionNames<LifelineOptions>({
   shutdown: true,
   idempotency: true,
   logger: true,
+  meterProvider: true,
 });
 
 /** Where a Lifeline is in its life. */

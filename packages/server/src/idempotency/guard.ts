@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { inspect } from 'node:util';
 import { checkFunction, checkInteger, checkObject, checkOptionNames, optionNames, type Logger } from '@lifeline/core';
 import { problem, ProblemCode, problemToResponse } from '../problem.ts';
+import type { IdempotencyEvent, ServerMetrics } from '../metrics.ts';
 import { Claim, type ClaimOwner } from './capture.ts';
 import { fingerprint, parseIdempotencyKey } from './key.ts';
 import type { BeginOptions, IdempotencyStore, StoredResponse } from './store.ts';
@@ -57,6 +58,44 @@ export class IdempotencyStats {
   invalidKey = 0;
   released = 0;
   storeErrors = 0;
+  readonly #metrics: ServerMetrics | undefined;
+
+  constructor(metrics?: ServerMetrics) {
+    this.#metrics = metrics;
+  }
+
+  /** Counts what a guard did, in the snapshot and in the metrics. */
+  count(event: IdempotencyEvent): void {
+    switch (event) {
+      case 'executed':
+        this.executed++;
+        break;
+      case 'replayed':
+        this.replayed++;
+        break;
+      case 'in-flight':
+        this.inFlight++;
+        break;
+      case 'mismatched':
+        this.mismatched++;
+        break;
+      case 'missing-key':
+        this.missingKey++;
+        break;
+      case 'invalid-key':
+        this.invalidKey++;
+        break;
+      case 'released':
+        this.released++;
+        break;
+      case 'store-error':
+        this.storeErrors++;
+        break;
+      case 'unavailable':
+        break;
+    }
+    this.#metrics?.idempotency(event);
+  }
 
   snapshot(): IdempotencySnapshot {
     return {
@@ -176,11 +215,11 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
     const { requestId } = request;
     if (parsed === undefined) {
       if (!this.required) return RUN_WITHOUT_KEY;
-      this.#stats.missingKey++;
+      this.#stats.count('missing-key');
       return reply(400, ProblemCode.IDEMPOTENCY_KEY_MISSING, 'Bad Request', 'This request requires an Idempotency-Key header.', requestId);
     }
     if ('error' in parsed) {
-      this.#stats.invalidKey++;
+      this.#stats.count('invalid-key');
       return reply(400, ProblemCode.IDEMPOTENCY_KEY_INVALID, 'Bad Request', `${parsed.error}.`, requestId);
     }
     const print = fingerprint(request.method, request.url, bodyForFingerprint(request.body));
@@ -190,6 +229,7 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
       this.#storeRecovered();
     } catch (error) {
       this.#storeFailed(error);
+      this.#stats.count('unavailable');
       return reply(
         503,
         ProblemCode.IDEMPOTENCY_UNAVAILABLE,
@@ -200,16 +240,16 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
     }
     switch (result.state) {
       case 'started':
-        this.#stats.executed++;
+        this.#stats.count('executed');
         return { claim: new Claim(this, request.scope, parsed.key, result.token) };
       case 'completed':
-        this.#stats.replayed++;
+        this.#stats.count('replayed');
         return { response: replay(result.response, requestId) };
       case 'in-flight':
-        this.#stats.inFlight++;
+        this.#stats.count('in-flight');
         return reply(409, ProblemCode.IDEMPOTENCY_KEY_IN_USE, 'Conflict', 'A request with this Idempotency-Key is still being processed; retry later.', requestId, 1_000);
       default:
-        this.#stats.mismatched++;
+        this.#stats.count('mismatched');
         return reply(
           422,
           ProblemCode.IDEMPOTENCY_KEY_REUSED,
@@ -230,7 +270,7 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
 
   /** @internal */
   release(claim: Claim): void {
-    this.#stats.released++;
+    this.#stats.count('released');
     this.#store.release(claim.scope, claim.key, claim.token).then(
       () => this.#storeRecovered(),
       (error: unknown) => this.#storeFailed(error),
@@ -239,7 +279,7 @@ export class IdempotencyGuard<Req = unknown> implements ClaimOwner {
 
   // Logged on a change only, never once per request.
   #storeFailed(error: unknown): void {
-    this.#stats.storeErrors++;
+    this.#stats.count('store-error');
     if (this.#storeFailing) return;
     this.#storeFailing = true;
     this.#logger?.warn({ err: error }, 'lifeline: the idempotency store is failing; keyed requests are answered 503');
