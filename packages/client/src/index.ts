@@ -1,6 +1,6 @@
 export { LifelineClient, createClient, type ClientSnapshot } from './client.ts';
 export type { LifelineOptions, ClientOptions, DispatcherOptions, RequestOptions, HttpMethod, QueryValue, Logger } from './options.ts';
-export { lifeline, createInterceptor, createDispatcher } from './lifeline.ts';
+export { lifeline, createInterceptor, createDispatcher, type LifelineDispatcher } from './lifeline.ts';
 export type { LifelineInterceptor } from './pipeline.ts';
 export { LifelineResponse, type Headers } from './response.ts';
 export { ResponseBody } from './response-body.ts';

@@ -1,7 +1,7 @@
 import { isLimiter } from '@lifeline/bulkhead';
 import { Agent, Pool, type Dispatcher } from 'undici';
 import type { DispatcherOptions, LifelineOptions } from './options.ts';
-import { Pipeline, type LifelineInterceptor } from './pipeline.ts';
+import { Pipeline, type ClientSnapshot, type LifelineInterceptor } from './pipeline.ts';
 import { resolveOptions } from './resolve-options.ts';
 
 /**
@@ -36,20 +36,39 @@ export function lifeline(options: LifelineOptions = {}): LifelineInterceptor {
 export const createInterceptor: (options?: LifelineOptions) => LifelineInterceptor = lifeline;
 
 /**
+ * The dispatcher {@link createDispatcher} returns: an undici `Dispatcher` with the pipeline
+ * composed in, and the pipeline's state for a dashboard.
+ *
+ * @example
+ * const dispatcher: LifelineDispatcher = createDispatcher({ baseUrl: 'http://127.0.0.1:8080' });
+ * console.log(dispatcher.snapshot().breaker?.state);
+ */
+export interface LifelineDispatcher extends Dispatcher {
+  /**
+   * Calls in flight, the retry budget, the breaker, the limiter and, with discovery, every
+   * endpoint (health, breaker, ejection), as plain JSON: what `lifeline()`'s interceptor and a
+   * client report.
+   */
+  snapshot(): ClientSnapshot;
+}
+
+/**
  * A dispatcher with the whole pipeline composed in: pass it as `dispatcher` to `fetch()` or
  * `undici.request()`. With `baseUrl`, a `Pool` for that origin; with `service` and
  * `discovery`, an `Agent` that reaches each picked endpoint (the URL names the service:
  * `http://payment/charges`); with neither, an `Agent` for any origin, a breaker per origin.
+ * Its `snapshot()` reports the pipeline's state as plain JSON.
  *
  * @example
  * import { fetch } from 'undici';
  * const dispatcher = createDispatcher({ baseUrl: 'http://127.0.0.1:8080', timeout: 3_000 });
  * const res = await fetch('http://127.0.0.1:8080/health', { dispatcher });
+ * console.log(dispatcher.snapshot().breaker?.state); // 'closed'
  */
-export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
+export function createDispatcher(options: DispatcherOptions = {}): LifelineDispatcher {
   const resolved = resolveOptions(options, 'dispatcher');
   const pipeline = new Pipeline(resolved, !isLimiter(options.bulkhead));
   const pool = { connections: resolved.connections ?? null, pipelining: resolved.pipelining ?? 1 };
   const base = resolved.origin !== '' ? new Pool(resolved.origin, pool) : new Agent(pool);
-  return base.compose(pipeline.interceptor);
+  return Object.assign(base.compose(pipeline.interceptor), { snapshot: () => pipeline.snapshot() });
 }

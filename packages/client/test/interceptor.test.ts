@@ -1,10 +1,10 @@
-import { Agent, fetch, request } from 'undici';
+import { Agent, fetch, request, type Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createDispatcher, createInterceptor, lifeline } from '../src/index.ts';
 import { quickBackoff, startServer, type TestServer } from './servers.ts';
 
 let server: TestServer | undefined;
-let agent: Agent | undefined;
+let agent: Dispatcher | undefined;
 afterEach(async () => {
   await agent?.destroy();
   await server?.close();
@@ -56,7 +56,7 @@ describe('the interceptor form', () => {
   it('undici.request() with createDispatcher retries a reset GET and does not retry an unkeyed POST', async () => {
     server = await startServer((req, res, n) => (n === 1 || req.method === 'POST' ? req.socket.destroy() : res.writeHead(200).end('ok')));
     const dispatcher = createDispatcher({ retry: { backoff: quickBackoff } });
-    agent = dispatcher as Agent;
+    agent = dispatcher;
     const res = await request(`${server.url}/get`, { dispatcher });
     expect(await res.body.text()).toBe('ok');
     expect(server.seen).toHaveLength(2);
@@ -84,7 +84,7 @@ describe('the interceptor form', () => {
   it('fetch() gets the default headers (its own value wins), one request id on every attempt, and the attempt number', async () => {
     server = await startServer((_req, res, n) => (n === 1 ? res.writeHead(503).end() : res.writeHead(200).end()));
     const dispatcher = createDispatcher({ headers: { 'x-team': 'checkout', 'x-tier': 'gold' }, retry: { backoff: quickBackoff } });
-    agent = dispatcher as Agent;
+    agent = dispatcher;
     await (await fetch(`${server.url}/`, { dispatcher, headers: { 'X-Tier': 'silver' } })).arrayBuffer();
     expect(server.seen).toHaveLength(2);
     const [one, two] = server.seen.map((s) => s.headers);
@@ -99,7 +99,7 @@ describe('the interceptor form', () => {
     const options = { baseUrl: server.url, retry: { backoff: quickBackoff, maxAttempts: 2 }, breaker: false } as const;
     const client = createClient(options);
     const dispatcher = createDispatcher(options);
-    agent = dispatcher as Agent;
+    agent = dispatcher;
     await expect(client.get('/')).rejects.toMatchObject({ code: 'HTTP_STATUS', status: 503, attempts: 2, body: 'busy' });
     const res = await fetch(`${server.url}/`, { dispatcher });
     expect([res.status, await res.text()]).toEqual([503, 'busy']);
