@@ -7,12 +7,15 @@ type HeaderRecord = Record<string, string | string[] | undefined>;
 /**
  * The headers of one attempt of a call whose headers the client built itself (a record with
  * lower-case names, its default headers already in): the attempt number, the time the
- * attempt has left, and the trace headers, set over the caller's.
+ * attempt has left, and the trace headers, set over the caller's. A caller's `tracestate` goes
+ * when a `traceparent` of ours replaces the caller's and brings none: it belonged to the other.
  *
  * @internal
  */
 export function ownAttemptHeaders(headers: HeaderRecord, attempt: string, timeout: string | undefined, tracing: Record<string, string> | undefined): HeaderRecord {
-  return { ...headers, [REQUEST_ATTEMPT]: attempt, [REQUEST_TIMEOUT]: timeout, ...tracing };
+  const out: HeaderRecord = { ...headers, [REQUEST_ATTEMPT]: attempt, [REQUEST_TIMEOUT]: timeout, ...tracing };
+  if (out[TRACESTATE] !== undefined && tracing !== undefined && TRACEPARENT in tracing && !(TRACESTATE in tracing)) out[TRACESTATE] = undefined;
+  return out;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   REQUEST_ID,
   REQUEST_TIMEOUT,
   registeredTracer,
+  startTrace,
 } from '@lifeline/trace';
 import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { IgnoredHeader, IgnoredHeaders } from './ignored-headers.ts';
@@ -77,7 +78,13 @@ export class RequestStart {
       if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
     }
     const tracer = registeredTracer(TRACER_NAME);
-    if (tracer === undefined) return [ctx, undefined];
+    if (tracer === undefined) {
+      // No SDK: this service still takes part in the trace. A request that brought none (or an
+      // invalid one, or came from an untrusted edge) starts a new one here, so that its
+      // outgoing calls share one trace id, as the W3C processing model asks. With an SDK, the
+      // SDK's span starts it instead.
+      return [trace.getSpanContext(ctx) === undefined ? startTrace(ctx) : ctx, undefined];
+    }
     const span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
     return [trace.setSpan(ctx, span), span];
   }

@@ -34,6 +34,7 @@ async function contextServer(options: LifelineOptions = {}): Promise<{ url: stri
           attempt: ctx.attempt ?? null,
           sameAfterAwait: current === ctx,
           traceId: span?.traceId ?? null,
+          traceFlags: span?.traceFlags ?? null,
           baggage: propagation.getBaggage(ctx.context)?.getEntry('tenant')?.value ?? null,
         }),
       );
@@ -85,7 +86,9 @@ describe('request context over node:http', () => {
     expect(body.requestId).toMatch(GENERATED_ID);
     expect(body.remaining).toBeGreaterThan(1_000);
     expect(body.attempt).toBeNull();
-    expect(body.traceId).toBeNull();
+    // A malformed traceparent: a new trace (random id, random flag, not sampled).
+    expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(body.traceFlags).toBe(2);
     await send(url, { headers: { 'x-request-timeout-ms': 'soon' } });
     expect(lifeline.snapshot().ignoredHeaders).toEqual({
       'x-request-id': 1,
@@ -111,10 +114,21 @@ describe('request context over node:http', () => {
     expect(body).toMatchObject({ attempt: 3, sameAfterAwait: true, traceId: TRACE_ID, baggage: 'acme' });
   });
 
+  it('starts a new trace for a request that brings none, with no SDK: a new trace id each time, the random flag, not sampled', async () => {
+    const { url } = await contextServer();
+    const first = JSON.parse((await send(url)).body);
+    const second = JSON.parse((await send(url, { headers: { tracestate: 'rojo=1' } })).body);
+    expect(first.traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    expect(second.traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    expect(second.traceId).not.toBe(first.traceId);
+    expect([first.traceFlags, second.traceFlags]).toEqual([2, 2]);
+  });
+
   it('restarts the trace and drops inbound baggage at an untrusted edge (trustInbound: false)', async () => {
     const { url } = await contextServer({ trustInbound: false });
     const body = JSON.parse((await send(url, { headers: { traceparent: TRACEPARENT, baggage: 'tenant=acme' } })).body);
-    expect(body.traceId).toBeNull();
+    expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(body.traceId).not.toBe(TRACE_ID);
     expect(body.baggage).toBeNull();
     expect(body.sameAfterAwait).toBe(true);
   });

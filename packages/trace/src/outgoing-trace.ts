@@ -48,7 +48,7 @@ export class OutgoingTraceHeaders {
       const value = serializeBaggage(baggage);
       if (value !== '') headers[BAGGAGE] = value;
     }
-    this.#fixed = { ...headers, ...fixed };
+    this.#fixed = Object.assign(headers, fixed);
   }
 
   /** The headers of one more request: a new parent-id each time (the same object when there is no trace). */
