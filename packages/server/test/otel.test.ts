@@ -2,6 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import express from 'express';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { injectContext } from '@lifeline/trace';
 import { createLifeline, currentRequestContext } from '../src/index.ts';
 import { lifelineMiddleware } from '../src/express.ts';
 import { lifelinePlugin } from '../src/fastify.ts';
@@ -37,6 +38,26 @@ describe('SERVER spans with an OpenTelemetry SDK registered', () => {
       expect(span!.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
       expect(span!.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/orders/7', 'http.response.status_code': 200 });
       expect(span!.attributes['error.type']).toBeUndefined();
+    } finally {
+      await close();
+    }
+  });
+
+  it("the request's context names the SERVER span as parent, keeps the inbound random flag and rebuilds tracestate", async () => {
+    const lifeline = createLifeline({ shedding: false });
+    const { url, close } = await startServer(
+      lifeline.handler((_req, res) => {
+        const headers: Record<string, string> = {};
+        injectContext(currentRequestContext()!.context, headers);
+        res.end(JSON.stringify(headers));
+      }),
+    );
+    try {
+      const reply = await send(url, { headers: { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-03`, tracestate: 'rojo=1 , congo=2,rojo=3' } });
+      await waitFor(() => exporter.getFinishedSpans().length === 1, 5_000, 'the span');
+      const spanId = exporter.getFinishedSpans()[0]!.spanContext().spanId;
+      // The SDK's span carries the sampled bit alone; the random flag of the inbound trace is put back.
+      expect(JSON.parse(reply.body)).toEqual({ traceparent: `00-${TRACE_ID}-${spanId}-03`, tracestate: 'rojo=1,congo=2' });
     } finally {
       await close();
     }
