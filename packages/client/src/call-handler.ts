@@ -3,7 +3,8 @@ import type { Endpoint } from '@lifeline/discovery';
 import { currentRequestContext, newRequestId, parentContext, REQUEST_ID, type RequestContext, type RequestWatcher } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type LifelineDispatchOptions, type StageOptions } from './call-settings.ts';
-import { headerValue } from './header-value.ts';
+import { readCallHeaders } from './call-headers.ts';
+import { firstValue } from './header-value.ts';
 import { isIdempotentMethod } from './idempotency.ts';
 import { isReplayable, readBody, replayableLength } from './request-body.ts';
 import { StageHandler } from './stage-handler.ts';
@@ -24,8 +25,9 @@ const DONE = 2;
  *
  * Its inputs come from the client's `lifeline` dispatch option, or for a request from
  * fetch / undici.request, the pipeline's defaults and the request being handled (its
- * deadline, cancellation, request id and trace). Before the first attempt it reads a fetch
- * body of known length into memory (so a retry can send it again) and waits for
+ * deadline, cancellation, request id and trace: their headers are read in one pass, and their
+ * options copied once, for the state to travel in). Before the first attempt it reads a
+ * fetch body of known length into memory (so a retry can send it again) and waits for
  * discovery's first answer; once response headers are in, it bounds the body by the total
  * deadline (on the coarse timer: nothing is aborted on success).
  *
@@ -69,8 +71,10 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
   nextInFlight: CallHandler | null = null;
 
   readonly #settings: CallSettings;
-  #options: Dispatcher.DispatchOptions;
+  readonly #options: Dispatcher.DispatchOptions;
   readonly #startedAt: number;
+  /** The length of a body to read into memory before the first attempt, else -1. */
+  readonly #replayLength: number;
   /** The request being handled, when it can be watched; cleared once there is nothing to unwatch. */
   #watched: RequestContext | undefined;
   /** Whether this handler listens to `callerSignal`'s abort event. */
@@ -89,6 +93,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
     const given = options.lifeline;
     let inbound: RequestContext | undefined;
     let requestId: string | undefined;
+    let contentLength: string | undefined;
+    this.replayable = isReplayable(options.body);
     if (given !== undefined) {
       inbound = given.inbound;
       this.deadline = given.deadline;
@@ -97,8 +103,11 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       this.idempotent = given.idempotent;
       this.attemptTimeout = given.attemptTimeout ?? settings.attemptTimeout;
       this.own = true;
-      const id = (options.headers as Headers)[REQUEST_ID];
+      // The client made the headers: a record, lower-case names.
+      const headers = options.headers as Headers;
+      const id = headers[REQUEST_ID];
       if (typeof id === 'string') requestId = id;
+      if (!this.replayable) contentLength = firstValue(headers['content-length']);
     } else {
       // fetch() or undici.request(): the pipeline's defaults, inside the request being handled.
       inbound = currentRequestContext();
@@ -106,14 +115,17 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       this.deadline = Deadline.earliest(own, inbound?.deadline) ?? Deadline.after(Infinity, settings.clock);
       // Reading `signal` of a watchable request would make the AbortController watching avoids.
       this.callerSignal = inbound === undefined || inbound.watch !== undefined ? undefined : inbound.signal;
-      this.idempotent = isIdempotentMethod(options.method) || headerValue(options.headers, 'idempotency-key') !== undefined;
+      const found = readCallHeaders(options.headers); // one pass, read at once
+      this.idempotent = found.idempotencyKey !== undefined || isIdempotentMethod(options.method);
+      requestId = found.requestId;
+      contentLength = found.contentLength;
       this.attemptTimeout = settings.attemptTimeout;
       this.own = false;
-      requestId = headerValue(options.headers, REQUEST_ID);
     }
     this.#watched = inbound?.watch === undefined ? undefined : inbound;
     this.callHeaders = options.headers;
-    this.replayable = isReplayable(options.body);
+    // A body fetch() made from a string, bytes, a Blob, a form: read once, so a retry can send it again.
+    this.#replayLength = this.idempotent && !this.replayable && settings.retry.maxAttempts > 1 ? replayableLength(options.body, contentLength) : -1;
     this.#startedAt = settings.clock.now();
     this.trace = startCallTrace(settings.telemetry, options.method, parentContext(inbound), requestId ?? inbound?.requestId ?? newRequestId());
   }
@@ -143,38 +155,47 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
     // Already cancelled: the call ends now, before anything is sent or queued.
     const cancelled = this.#link();
     if (cancelled !== undefined) return this.abort(cancelled);
-    // A body fetch() made from a string, bytes, a Blob, a form: read once, so a retry can send it again.
-    const length = this.idempotent && !this.replayable && this.#settings.retry.maxAttempts > 1 ? replayableLength(this.#options) : -1;
-    if (length < 0) return this.#whenResolved(dispatch);
+    const length = this.#replayLength;
+    if (length < 0) return this.#whenResolved(dispatch, this.#optionsBelow(undefined));
     readBody(this.#options.body as AsyncIterable<Uint8Array>, length).then(
       (body) => {
-        this.#options = { ...this.#options, body };
         this.replayable = true;
-        this.#whenResolved(dispatch);
+        this.#whenResolved(dispatch, this.#optionsBelow(body));
       },
       (error: unknown) => this.#fail(error),
     );
   }
 
+  /**
+   * The options the stages below read, the call's state in them, and `body` (read for a
+   * retry) when given. The client's own options object is made for this call alone: it is
+   * used as it is. A request's from fetch / undici.request is the caller's: it is copied,
+   * once per call (each attempt sets its headers in this copy).
+   */
+  #optionsBelow(body: Buffer | undefined): StageOptions {
+    if (this.own) {
+      const options = this.#options as Dispatcher.DispatchOptions & { [CALL]: CallState };
+      options[CALL] = this;
+      if (body !== undefined) options.body = body;
+      return options;
+    }
+    return body === undefined ? { ...this.#options, [CALL]: this } : { ...this.#options, body, [CALL]: this };
+  }
+
   /** The first call of a service may come before the resolver's first answer: wait for it, inside the deadline. */
-  #whenResolved(dispatch: Dispatcher.Dispatch): void {
+  #whenResolved(dispatch: Dispatcher.Dispatch, options: StageOptions): void {
     const pool = this.#settings.pool;
-    if (pool === undefined || pool.resolved) return this.#send(dispatch);
+    if (pool === undefined || pool.resolved) return this.#send(dispatch, options);
     pool.ready(this.deadline, this.signal).then(
-      () => this.#send(dispatch),
+      () => this.#send(dispatch, options),
       (error: unknown) => this.#fail(error),
     );
   }
 
-  #send(dispatch: Dispatcher.Dispatch): void {
+  #send(dispatch: Dispatcher.Dispatch, options: StageOptions): void {
     if (this.#state === DONE) return;
     this.#dispatched = true;
     try {
-      // The client's own options object is made for this call alone: it carries the state as
-      // it is. A request from fetch / undici.request is the caller's: it gets a copy.
-      let options = this.#options as StageOptions & { [CALL]: CallState };
-      if (this.own) options[CALL] = this;
-      else options = { ...options, [CALL]: this };
       dispatch(options, this);
     } catch (error) {
       this.onResponseError(null, error as Error);

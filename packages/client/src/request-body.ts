@@ -1,6 +1,3 @@
-import type { Dispatcher } from 'undici';
-import { headerValue } from './header-value.ts';
-
 /**
  * The largest request body of known length that is read into memory once so that a retry
  * can send it again. A larger one is streamed as it comes and never retried.
@@ -13,7 +10,8 @@ export function isReplayable(body: unknown): boolean {
 }
 
 /**
- * The length of a body that fetch() handed over and that can be made replayable, else -1.
+ * The length of a body that fetch() handed over and that can be made replayable, else -1;
+ * `declared` is the request's `content-length` header.
  *
  * fetch() gives every body to the dispatcher as an async generator over the body's stream,
  * whatever it was made from. For a string, bytes, `URLSearchParams`, `Blob` or `FormData`
@@ -24,10 +22,9 @@ export function isReplayable(body: unknown): boolean {
  *
  * @internal
  */
-export function replayableLength(options: Dispatcher.DispatchOptions): number {
-  const body = options.body as { [Symbol.toStringTag]?: unknown } | null | undefined;
+export function replayableLength(given: unknown, declared: string | undefined): number {
+  const body = given as { [Symbol.toStringTag]?: unknown } | null | undefined;
   if (typeof body !== 'object' || body === null || body[Symbol.toStringTag] !== 'AsyncGenerator') return -1;
-  const declared = headerValue(options.headers, 'content-length');
   if (declared === undefined || !/^\d{1,8}$/.test(declared)) return -1;
   const length = Number(declared);
   return length <= MAX_REPLAY_BYTES ? length : -1;

@@ -52,6 +52,34 @@ describe('fetch() bodies and retries', () => {
     ]);
   });
 
+  it('the headers are read in any case: an Idempotency-Key and an X-Request-Id as the caller wrote them', async () => {
+    const s = await unavailableOnce();
+    const headers = { 'Content-Type': 'application/json', 'Idempotency-Key': '"order-18"', 'X-Request-Id': 'req-from-caller' };
+    const res = await fetch(`${s.url}/charges`, { dispatcher, method: 'POST', body: '{"amount":7}', headers });
+    expect(res.status).toBe(200);
+    expect(s.seen.map((r) => [r.body, r.headers['idempotency-key'], r.headers['x-request-id'], r.headers['content-length']])).toEqual([
+      ['{"amount":7}', '"order-18"', 'req-from-caller', '12'],
+      ['{"amount":7}', '"order-18"', 'req-from-caller', '12'],
+    ]);
+    expect(headers).toEqual({ 'Content-Type': 'application/json', 'Idempotency-Key': '"order-18"', 'X-Request-Id': 'req-from-caller' });
+  });
+
+  it('undici.request() with headers as a flat array: the key found in any case, the frozen options left as they were', async () => {
+    const s = await unavailableOnce();
+    const headers = ['IDEMPOTENCY-KEY', '"order-19"', 'x-Request-ID', 'req-array'];
+    Object.freeze(headers);
+    const options = Object.freeze({ origin: s.url, path: '/charges', method: 'POST' as const, body: 'pay', headers });
+    const res = await dispatcher!.request(options);
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('pay');
+    expect(s.seen.map((r) => [r.body, r.headers['idempotency-key'], r.headers['x-request-id']])).toEqual([
+      ['pay', '"order-19"', 'req-array'],
+      ['pay', '"order-19"', 'req-array'],
+    ]);
+    expect(options.headers).toBe(headers);
+    expect(headers).toEqual(['IDEMPOTENCY-KEY', '"order-19"', 'x-Request-ID', 'req-array']);
+  });
+
   it('a POST without a key is not retried: the 503 is the answer', async () => {
     const s = await unavailableOnce();
     const res = await fetch(`${s.url}/charges`, { dispatcher, method: 'POST', body: 'x' });

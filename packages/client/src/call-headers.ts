@@ -1,0 +1,70 @@
+import { REQUEST_ID } from '@lifeline/trace';
+import type { Dispatcher } from 'undici';
+import { firstValue, isHeaderName } from './header-value.ts';
+
+const IDEMPOTENCY_KEY = 'idempotency-key';
+const CONTENT_LENGTH = 'content-length';
+// Three different lengths: a name's length says which of the three it can be.
+const REQUEST_ID_LENGTH = REQUEST_ID.length;
+const IDEMPOTENCY_KEY_LENGTH = IDEMPOTENCY_KEY.length;
+const CONTENT_LENGTH_LENGTH = CONTENT_LENGTH.length;
+
+/**
+ * What the call stage reads from the headers of a request from fetch() or undici.request():
+ * the first string value of each, or `undefined`.
+ *
+ * @internal
+ */
+export class CallHeaders {
+  /** `x-request-id`: the id the caller chose for the call. */
+  requestId: string | undefined = undefined;
+  /** `idempotency-key`: it makes an unsafe method safe to repeat. */
+  idempotencyKey: string | undefined = undefined;
+  /** `content-length`: a body of known length can be read once and sent again. */
+  contentLength: string | undefined = undefined;
+}
+
+/** Read right after each scan: the scan is synchronous, so one object serves every call. */
+const found = new CallHeaders();
+
+/**
+ * The request id, the Idempotency-Key and the content length of `headers`, found in one pass
+ * over them, in any form undici accepts (a record, a flat `[name, value, …]` array, an
+ * iterable of pairs) and any case of their names. A name is compared in place, after its
+ * length: the pass makes no lower-cased copy of each name (fetch() hands over the names as
+ * its caller wrote them, so a record's exact key cannot be trusted to find them).
+ *
+ * Returns one shared object, valid until the next call: read it at once.
+ *
+ * @example
+ * const { requestId } = readCallHeaders({ 'X-Request-Id': 'r-1', accept: '*\/*' }); // 'r-1'
+ * @internal
+ */
+export function readCallHeaders(headers: Dispatcher.DispatchOptions['headers']): CallHeaders {
+  found.requestId = found.idempotencyKey = found.contentLength = undefined;
+  if (headers === undefined || headers === null) return found;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) note(String(headers[i]), headers[i + 1]);
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [key, value] of headers as Iterable<[string, string | string[]]>) note(key, value);
+  } else {
+    const record = headers as Record<string, unknown>;
+    for (const key in record) note(key, record[key]);
+  }
+  return found;
+}
+
+/** Keeps `value` when `key` is one of the three names and the first of its name. */
+function note(key: string, value: unknown): void {
+  switch (key.length) {
+    case REQUEST_ID_LENGTH:
+      if (found.requestId === undefined && isHeaderName(key, REQUEST_ID)) found.requestId = firstValue(value);
+      return;
+    case IDEMPOTENCY_KEY_LENGTH:
+      if (found.idempotencyKey === undefined && isHeaderName(key, IDEMPOTENCY_KEY)) found.idempotencyKey = firstValue(value);
+      return;
+    case CONTENT_LENGTH_LENGTH:
+      if (found.contentLength === undefined && isHeaderName(key, CONTENT_LENGTH)) found.contentLength = firstValue(value);
+      return;
+  }
+}
