@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifelineError, withoutStack, type CoarseTimer, type Deadline, type TimerTask } from '@lifeline/core';
-import type { RequestContext } from '@lifeline/trace';
+import { startTrace, type RequestContext } from '@lifeline/trace';
 import type { Context, Span } from '@opentelemetry/api';
 
 /** @internal Where a request's context is kept on its `IncomingMessage`. */
@@ -38,7 +38,6 @@ export class InboundRequest implements RequestContext, TimerTask {
   readonly requestId: string;
   readonly deadline: Deadline;
   readonly attempt: number | undefined;
-  readonly context: Context;
   /** @internal The SERVER span this request started, when an SDK records one. */
   readonly span: Span | undefined;
   /** @internal The route template, when the framework knows it when the request starts. */
@@ -67,6 +66,8 @@ export class InboundRequest implements RequestContext, TimerTask {
   #controller: AbortController | undefined;
   #reason: LifelineError | undefined;
   #watchers: Watcher | Watcher[] | undefined;
+  #context: Context;
+  #startsTrace: boolean;
 
   constructor(
     timer: CoarseTimer,
@@ -74,6 +75,7 @@ export class InboundRequest implements RequestContext, TimerTask {
     deadline: Deadline,
     attempt: number | undefined,
     context: Context,
+    startsTrace: boolean,
     span: Span | undefined,
     route: string | undefined,
   ) {
@@ -81,9 +83,23 @@ export class InboundRequest implements RequestContext, TimerTask {
     this.requestId = requestId;
     this.deadline = deadline;
     this.attempt = attempt;
-    this.context = context;
+    this.#context = context;
+    this.#startsTrace = startsTrace;
     this.span = span;
     this.route = route;
+  }
+
+  /**
+   * The request's OpenTelemetry context: the inbound trace and baggage, the SERVER span when an
+   * SDK records one, or — with no SDK and no valid inbound trace — a new trace, started on
+   * first read.
+   */
+  get context(): Context {
+    if (this.#startsTrace) {
+      this.#startsTrace = false;
+      this.#context = startTrace(this.#context);
+    }
+    return this.#context;
   }
 
   /** Aborts at the deadline or when the client disconnects before the response is complete. */

@@ -12,9 +12,8 @@ import {
   REQUEST_ID,
   REQUEST_TIMEOUT,
   registeredTracer,
-  startTrace,
 } from '@lifeline/trace';
-import { context, trace, type Context, type Span } from '@opentelemetry/api';
+import { context, trace, type Span } from '@opentelemetry/api';
 import type { IgnoredHeader, IgnoredHeaders } from './ignored-headers.ts';
 import { InboundRequest } from './inbound-request.ts';
 import { startServerSpan, TRACER_NAME } from './server-span.ts';
@@ -62,30 +61,30 @@ export class RequestStart {
       if (attempt === undefined) this.#ignored.add('x-request-attempt', requestId);
     }
 
-    const [ctx, span] = this.#traceContext(req, route, requestId);
-    return new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, span, route);
-  }
-
-  #traceContext(req: IncomingMessage, route: string | undefined, requestId: string): [Context, Span | undefined] {
+    // The request's trace context. A span is already active when @opentelemetry/instrumentation-http
+    // made one from the same headers: its context is the request's, extracting again would fork the trace.
     const active = context.active();
-    // A span is already active (@opentelemetry/instrumentation-http made one from the same
-    // headers): its context is the request's, extracting again would fork the trace.
-    if (trace.getSpan(active) !== undefined) return [active, undefined];
-    const headers = req.headers;
     let ctx = active;
-    if (this.#trustInbound && (headers.traceparent !== undefined || headers.baggage !== undefined)) {
-      ctx = extractContext(headers, active);
-      if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
+    let span: Span | undefined;
+    let startsTrace = false;
+    if (trace.getSpan(active) === undefined) {
+      if (this.#trustInbound && (headers.traceparent !== undefined || headers.baggage !== undefined)) {
+        ctx = extractContext(headers, active);
+        if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
+      }
+      const tracer = registeredTracer(TRACER_NAME);
+      if (tracer !== undefined) {
+        span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
+        ctx = trace.setSpan(ctx, span);
+      } else {
+        // No SDK: this service still takes part in the trace. A request that brought none (or
+        // an invalid one, or came from an untrusted edge) starts a new one here, so that its
+        // outgoing calls share one trace id, as the W3C processing model asks — made when the
+        // context is first read, so a request that calls nothing out pays nothing for it. With
+        // an SDK, the SDK's span starts it instead.
+        startsTrace = trace.getSpanContext(ctx) === undefined;
+      }
     }
-    const tracer = registeredTracer(TRACER_NAME);
-    if (tracer === undefined) {
-      // No SDK: this service still takes part in the trace. A request that brought none (or an
-      // invalid one, or came from an untrusted edge) starts a new one here, so that its
-      // outgoing calls share one trace id, as the W3C processing model asks. With an SDK, the
-      // SDK's span starts it instead.
-      return [trace.getSpanContext(ctx) === undefined ? startTrace(ctx) : ctx, undefined];
-    }
-    const span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
-    return [trace.setSpan(ctx, span), span];
+    return new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, startsTrace, span, route);
   }
 }

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Deadline } from '@lifeline/core';
-import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { describe, expect, it } from 'vitest';
 import { extractContext } from './propagation.ts';
 import { currentRequestContext, parentContext, runWithRequestContext, type RequestContext, type RequestWatcher } from './request-context.ts';
@@ -74,5 +75,41 @@ describe('request context', () => {
     expect(watchers.size).toBe(1);
     runWithRequestContext(req, () => currentRequestContext()?.unwatch?.(watcher));
     expect(watchers.size).toBe(0);
+  });
+
+  it('passes arguments to fn and, with no context manager, never reads the request\'s context', () => {
+    let reads = 0;
+    const req = request();
+    const lazy: RequestContext = {
+      ...req,
+      get context() {
+        reads++;
+        return req.context;
+      },
+    };
+    expect(runWithRequestContext(lazy, (a: number, b: string) => `${currentRequestContext()?.requestId} ${a} ${b}`, 7, 'x')).toBe('req-1 7 x');
+    expect(reads).toBe(0);
+  });
+
+  it('with a context manager registered, makes the request\'s context the active one (and notices the manager being replaced)', () => {
+    const req = request();
+    const first = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(first);
+    try {
+      runWithRequestContext(req, (expected: Context) => expect(context.active()).toBe(expected), req.context);
+    } finally {
+      context.disable();
+      first.disable();
+    }
+    // Back to no manager: fn runs, and the active context is the root one again.
+    runWithRequestContext(req, () => expect(context.active()).toBe(ROOT_CONTEXT));
+    const second = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(second);
+    try {
+      runWithRequestContext(req, () => expect(trace.getSpanContext(context.active())?.spanId).toBe('b7ad6b7169203331'));
+    } finally {
+      context.disable();
+      second.disable();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { context as otelContext, type Context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context as otelContext, createContextKey, type Context, type ContextManager, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Deadline } from '@lifeline/core';
 
 /**
@@ -51,16 +51,42 @@ const storage: AsyncLocalStorage<RequestContext> = ((globalThis as Record<symbol
   new AsyncLocalStorage<RequestContext>()) as AsyncLocalStorage<RequestContext>;
 
 /**
- * Runs `fn` with `request` as the current request context, and with `request.context` as the
- * active OpenTelemetry context (so spans started inside are children of the request's).
+ * Runs `fn(...args)` with `request` as the current request context, and with
+ * `request.context` as the active OpenTelemetry context (so spans started inside are children
+ * of the request's). With no OpenTelemetry context manager registered there is no active
+ * context to set, and `request.context` is not read (a request's context may be made lazily).
  *
  * @example
  * runWithRequestContext({ requestId, deadline, signal, attempt, context: extractContext(req.headers) }, () =>
  *   handle(req, res),
  * );
  */
-export function runWithRequestContext<T>(request: RequestContext, fn: () => T): T {
-  return storage.run(request, () => otelContext.with(request.context, fn));
+export function runWithRequestContext<A extends unknown[], T>(request: RequestContext, fn: (...args: A) => T, ...args: A): T {
+  if (!contextManagerRegistered()) return storage.run(request, fn, ...args);
+  return storage.run(request, () => otelContext.with(request.context, fn, undefined, ...args));
+}
+
+/** The OpenTelemetry API's global context manager (a private accessor; missing, every manager counts as registered). */
+type ContextApi = { _getContextManager?: () => ContextManager };
+const PROBE = createContextKey('lifeline.probe');
+let lastManager: ContextManager | undefined;
+let lastRegistered = true;
+
+/**
+ * Whether an OpenTelemetry context manager is registered, that is, whether `context.with()`
+ * does anything. Answered once per manager object: a manager that keeps a probe context active
+ * inside `with()` is a real one; the API's no-op manager does not.
+ */
+function contextManagerRegistered(): boolean {
+  const get = (otelContext as unknown as ContextApi)._getContextManager;
+  if (typeof get !== 'function') return true;
+  const manager = get.call(otelContext);
+  if (manager !== lastManager) {
+    lastManager = manager;
+    const probe = ROOT_CONTEXT.setValue(PROBE, true);
+    lastRegistered = manager.with(probe, () => manager.active() === probe);
+  }
+  return lastRegistered;
 }
 
 /**

@@ -32,7 +32,7 @@ function expressRoute(req: IncomingMessage): string | undefined {
 const EXPRESS: Adapter<Request, NextFunction> = {
   run(inbound, req, next) {
     req.lifeline = inbound;
-    runWithRequestContext(inbound, next);
+    runWithRequestContext<[], void>(inbound, next);
   },
   refuse(inbound, response: StoredResponse, req) {
     req.lifeline = inbound;

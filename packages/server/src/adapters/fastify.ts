@@ -82,7 +82,7 @@ function sendHealth(reply: FastifyReply, health: HealthResponse): void {
 const FASTIFY: Adapter<FastifyReply, DoneFuncWithErrOrRes> = {
   run(inbound, reply, next) {
     reply.request.lifeline = inbound;
-    runWithRequestContext(inbound, next);
+    runWithRequestContext<[], void>(inbound, next);
   },
   refuse(inbound, response, reply) {
     reply.request.lifeline = inbound;

@@ -36,6 +36,18 @@ function fail(engine: Engine, inbound: InboundRequest, res: ServerResponse, erro
   sendResponse(res, problemToResponse(response));
 }
 
+/** Calls the listener; an error it throws or rejects with becomes a problem response. */
+function callListener(engine: Engine, listener: NodeRequestHandler, inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
+  let result: unknown;
+  try {
+    result = listener(req, res);
+  } catch (error) {
+    fail(engine, inbound, res, error);
+    return;
+  }
+  if (isThenable(result)) result.then(undefined, (error: unknown) => fail(engine, inbound, res, error));
+}
+
 /** The `node:http` adapter: the listener runs in the request's context; an error it throws or rejects with becomes a problem response. */
 class NodeAdapter implements Adapter<IncomingMessage, ServerResponse> {
   readonly #engine: Engine;
@@ -47,16 +59,7 @@ class NodeAdapter implements Adapter<IncomingMessage, ServerResponse> {
   }
 
   run(inbound: InboundRequest, req: IncomingMessage, res: ServerResponse): void {
-    runWithRequestContext(inbound, () => {
-      let result: unknown;
-      try {
-        result = this.#listener(req, res);
-      } catch (error) {
-        fail(this.#engine, inbound, res, error);
-        return;
-      }
-      if (isThenable(result)) result.then(undefined, (error: unknown) => fail(this.#engine, inbound, res, error));
-    });
+    runWithRequestContext(inbound, callListener, this.#engine, this.#listener, inbound, req, res);
   }
 
   refuse(_inbound: InboundRequest, response: StoredResponse, _req: IncomingMessage, res: ServerResponse): void {
