@@ -54,7 +54,7 @@ export class Gate {
       refusal.headers.connection = 'close';
       return refusal;
     }
-    if (inbound.deadline.expired) {
+    if (inbound.arrivedSpent) {
       this.#refusedSpent++;
       this.#metrics.rejected('deadline-spent');
       return problemToResponse(

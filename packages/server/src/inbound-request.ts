@@ -46,6 +46,8 @@ export class InboundRequest implements RequestContext, TimerTask {
   routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   /** @internal The request's claim on an Idempotency-Key, failed when the handler throws. */
   claim: { fail(): void } | undefined;
+  /** @internal Whether the request arrived with no time left (an inbound deadline of 0). */
+  arrivedSpent = false;
   /** @internal Whether the request holds a concurrency slot. */
   slot = false;
   /** @internal Whether the response is over (finished or its connection closed). */

@@ -85,6 +85,9 @@ export class RequestStart {
         startsTrace = trace.getSpanContext(ctx) === undefined;
       }
     }
-    return new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, startsTrace, span, route);
+    const inbound = new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, startsTrace, span, route);
+    // Known now, without reading the clock again at admission.
+    if (ms <= 0) inbound.arrivedSpent = true;
+    return inbound;
   }
 }
