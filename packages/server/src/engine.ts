@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { CoarseTimer, type Logger } from '@lifeline/core';
-import { REQUEST_ID } from '@lifeline/trace';
+import { registeredTracer, REQUEST_ID } from '@lifeline/trace';
 import { Gate, type Admission } from './admission.ts';
 import { reportFailure, type FailureLogger } from './failure-report.ts';
 import type { Health, HealthResponse } from './health.ts';
@@ -13,7 +13,7 @@ import type { LifelineSnapshot, LifelineState, SheddingOptions } from './options
 import type { MeterProvider } from '@opentelemetry/api';
 import type { ProblemResponse } from './problem.ts';
 import { RequestStart } from './request-start.ts';
-import { endServerSpan } from './server-span.ts';
+import { endServerSpan, TRACER_NAME } from './server-span.ts';
 
 /**
  * @internal What a framework adapter does for the engine: the engine decides, the adapter
@@ -28,6 +28,12 @@ export interface Adapter<A, B> {
   refuse(inbound: InboundRequest, response: StoredResponse, a: A, b: B): void;
   /** Answers a health probe. */
   health(answer: HealthResponse, a: A, b: B): void;
+  /**
+   * The route template, for frameworks that have routed when the adapter runs. Asked only when
+   * something records it (an SDK's span or metrics): reading it can cost (Fastify builds an
+   * object per read).
+   */
+  route?: ((a: A, b: B) => string | undefined) | undefined;
   /** Reads the route template when the response ends, for frameworks that route after the adapter ran. */
   routeOf?: ((req: IncomingMessage) => string | undefined) | undefined;
 }
@@ -106,10 +112,9 @@ export class Engine {
   }
 
   /**
-   * Takes a request through the engine: `route` is the route template when the framework
-   * knows it now; `a` and `b` are handed back to the adapter's methods.
+   * Takes a request through the engine; `a` and `b` are handed back to the adapter's methods.
    */
-  enter<A, B>(req: IncomingMessage, res: ServerResponse, route: string | undefined, adapter: Adapter<A, B>, a: A, b: B): void {
+  enter<A, B>(req: IncomingMessage, res: ServerResponse, adapter: Adapter<A, B>, a: A, b: B): void {
     const health = this.health;
     if (health !== undefined) {
       const probe = health.match(req);
@@ -120,6 +125,7 @@ export class Engine {
         return;
       }
     }
+    const route = adapter.route !== undefined && (this.#metrics.enabled || registeredTracer(TRACER_NAME) !== undefined) ? adapter.route(a, b) : undefined;
     const inbound = this.#open(req, res, route, adapter.routeOf);
     const admission = this.#gate.admit(inbound, this.state === 'draining' || this.state === 'stopped');
     if (admission === undefined) adapter.run(inbound, a, b);

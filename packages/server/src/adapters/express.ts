@@ -62,7 +62,7 @@ const EXPRESS: Adapter<Request, NextFunction> = {
 export function lifelineMiddleware(lifeline: Lifeline): RequestHandler {
   const engine = lifelineEngine('lifelineMiddleware()', lifeline);
   return function lifelineContext(req: Request, res: Response, next: NextFunction) {
-    engine.enter(req, res, undefined, EXPRESS, req, next);
+    engine.enter(req, res, EXPRESS, req, next);
   };
 }
 

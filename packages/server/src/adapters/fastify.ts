@@ -91,6 +91,7 @@ const FASTIFY: Adapter<FastifyReply, DoneFuncWithErrOrRes> = {
   health(answer, reply) {
     sendHealth(reply, answer);
   },
+  route: (reply) => reply.request.routeOptions.url,
 };
 
 /**
@@ -163,7 +164,7 @@ function plugin(fastify: FastifyInstance, options: LifelineFastifyOptions, done:
   if (options.attach !== false) lifeline.attach(fastify.server);
 
   fastify.addHook('onRequest', function lifelineOnRequest(request, reply, next) {
-    engine.enter(request.raw, reply.raw, request.routeOptions.url, FASTIFY, reply, next);
+    engine.enter(request.raw, reply.raw, FASTIFY, reply, next);
   });
 
   const onError: onErrorHookHandler = function lifelineOnError(request, _reply, _error, next) {

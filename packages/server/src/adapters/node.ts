@@ -76,7 +76,7 @@ export function nodeHandler(engine: Engine, listener: NodeRequestHandler): (req:
   if (typeof listener !== 'function') throw new TypeError(`lifeline: handler() needs a request listener function, got ${typeof listener}`);
   const adapter = new NodeAdapter(engine, listener);
   return function lifelineHandler(req, res) {
-    engine.enter(req, res, undefined, adapter, req, res);
+    engine.enter(req, res, adapter, req, res);
   };
 }
 
