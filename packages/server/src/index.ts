@@ -1,5 +1,5 @@
 export { createLifeline, Lifeline } from './lifeline.ts';
-export type { LifelineOptions, SheddingOptions, IdempotencyDefaults, LifelineState, LifelineSnapshot } from './options.ts';
+export type { LifelineOptions, SheddingOptions, IdempotencyDefaults, LifelineState, LifelineSnapshot, IdempotencySnapshot } from './options.ts';
 export { requestContext } from './inbound-request.ts';
 export { resilienceSnapshot, resilienceHandler, type ResilienceSources, type ResilienceSnapshot, type Snapshotting } from './admin.ts';
 export { currentRequestContext, type RequestContext } from '@lifeline/trace';
@@ -15,7 +15,7 @@ export {
 export type { HealthOptions, HealthResponse, ReadinessCheck } from './health.ts';
 export type { ShutdownOptions, ShutdownReport, Deregistration, Closeable } from './shutdown.ts';
 export type { IgnoredHeader } from './ignored-headers.ts';
-export type { IdempotencyOptions, IdempotencySnapshot } from './idempotency/guard.ts';
+export type { IdempotencyOptions } from './idempotency/guard.ts';
 export type { NodeRequestHandler, NodeIdempotentHandler, NodeIdempotencyOptions } from './adapters/node.ts';
 export {
   parseIdempotencyKey,

@@ -1,7 +1,6 @@
 import { optionNames, type Logger } from '@lifeline/core';
 import type { MeterProvider } from '@opentelemetry/api';
 import type { HealthOptions } from './health.ts';
-import type { IdempotencySnapshot } from './idempotency/guard.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { IgnoredHeader } from './ignored-headers.ts';
 import type { ShutdownOptions } from './shutdown.ts';
@@ -119,4 +118,24 @@ export interface LifelineSnapshot {
   /** Malformed inbound headers that were ignored, by name. */
   ignoredHeaders: Record<IgnoredHeader, number>;
   idempotency: IdempotencySnapshot;
+}
+
+/** Idempotency counters, as plain JSON. */
+export interface IdempotencySnapshot {
+  /** Requests that claimed a key and ran. */
+  executed: number;
+  /** Duplicates answered with the stored response. */
+  replayed: number;
+  /** Duplicates answered 409 because the first was still running. */
+  inFlight: number;
+  /** Keys reused with a different request, answered 422. */
+  mismatched: number;
+  /** Requests refused for a missing key on a route that requires one. */
+  missingKey: number;
+  /** Requests refused for a malformed key. */
+  invalidKey: number;
+  /** Claims released so that a retry runs again (the handler threw or answered 5xx). */
+  released: number;
+  /** Store calls that failed. */
+  storeErrors: number;
 }

@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import { checkFunction, checkInteger, checkObject, checkOptionNames, optionNames, type Logger } from '@lifeline/core';
 import { problem, ProblemCode, problemToResponse } from '../problem.ts';
 import type { IdempotencyEvent, ServerMetrics } from '../metrics.ts';
+import type { IdempotencySnapshot } from '../options.ts';
 import { Claim, type ClaimOwner } from './capture.ts';
 import { fingerprint, parseIdempotencyKey } from './key.ts';
 import type { BeginOptions, IdempotencyStore, StoredResponse } from './store.ts';
@@ -109,26 +110,6 @@ export class IdempotencyStats {
       storeErrors: this.storeErrors,
     };
   }
-}
-
-/** Idempotency counters, as plain JSON. */
-export interface IdempotencySnapshot {
-  /** Requests that claimed a key and ran. */
-  executed: number;
-  /** Duplicates answered with the stored response. */
-  replayed: number;
-  /** Duplicates answered 409 because the first was still running. */
-  inFlight: number;
-  /** Keys reused with a different request, answered 422. */
-  mismatched: number;
-  /** Requests refused for a missing key on a route that requires one. */
-  missingKey: number;
-  /** Requests refused for a malformed key. */
-  invalidKey: number;
-  /** Claims released so that a retry runs again (the handler threw or answered 5xx). */
-  released: number;
-  /** Store calls that failed. */
-  storeErrors: number;
 }
 
 /** @internal What the guard needs to know about a request. */
