@@ -92,6 +92,9 @@ const FASTIFY: Adapter<FastifyReply, DoneFuncWithErrOrRes> = {
     sendHealth(reply, answer);
   },
   route: (reply) => reply.request.routeOptions.url,
+  header(name, value, reply) {
+    reply.header(name, value);
+  },
 };
 
 /**

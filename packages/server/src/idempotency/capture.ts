@@ -40,6 +40,19 @@ export interface ClaimOwner {
 
 type Write = (this: ServerResponse, chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 type End = (this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) => ServerResponse;
+type WriteHead = (this: ServerResponse, status: number, reason?: unknown, headers?: unknown) => ServerResponse;
+
+/** Headers as `writeHead()` takes them (an object, `[name, value]` pairs, or a flat list), by lower-case name. */
+function headHeaders(headers: unknown): OutgoingHttpHeaders {
+  const found: OutgoingHttpHeaders = {};
+  if (Array.isArray(headers)) {
+    if (Array.isArray(headers[0])) for (const [name, value] of headers as [string, string][]) found[String(name).toLowerCase()] = value;
+    else for (let i = 0; i + 1 < headers.length; i += 2) found[String(headers[i]).toLowerCase()] = headers[i + 1] as string;
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const name in headers) found[name.toLowerCase()] = (headers as OutgoingHttpHeaders)[name];
+  }
+  return found;
+}
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
@@ -68,6 +81,8 @@ export class Claim {
   readonly #owner: ClaimOwner;
   #chunks: Buffer[] = [];
   #settled = false;
+  /** Headers given to `writeHead()`: Node keeps them out of `getHeaders()` when none were set before. */
+  #head: OutgoingHttpHeaders | undefined;
 
   constructor(owner: ClaimOwner, scope: string, key: string, token: string) {
     this.#owner = owner;
@@ -81,6 +96,12 @@ export class Claim {
     // The methods in place now (a compression middleware may have wrapped them), restored at end().
     const write = Reflect.get(res, 'write') as Write;
     const end = Reflect.get(res, 'end') as End;
+    const writeHead = Reflect.get(res, 'writeHead') as WriteHead;
+    const heading: WriteHead = (status, reason, headers) => {
+      const given = typeof reason === 'string' ? headers : reason;
+      if (given !== undefined) this.#head = { ...this.#head, ...headHeaders(given) };
+      return writeHead.call(res, status, reason, headers);
+    };
     const capturing: Write = (chunk, encoding, callback) => {
       this.#collect(chunk, encoding);
       return write.call(res, chunk, encoding, callback);
@@ -88,12 +109,14 @@ export class Claim {
     const ending: End = (chunk, encoding, callback) => {
       Reflect.set(res, 'write', write);
       Reflect.set(res, 'end', end);
+      Reflect.set(res, 'writeHead', writeHead);
       if (typeof chunk !== 'function') this.#collect(chunk, encoding);
       this.#settle(res);
       return end.call(res, chunk, encoding, callback);
     };
     Reflect.set(res, 'write', capturing);
     Reflect.set(res, 'end', ending);
+    Reflect.set(res, 'writeHead', heading);
   }
 
   /** The handler failed: the key is released now, and nothing written later is stored. */
@@ -119,10 +142,9 @@ export class Claim {
       this.#owner.release(this);
       return;
     }
-    // Headers given to writeHead() are merged into getHeaders() because the adapters set
-    // x-request-id with setHeader() first: Node then takes writeHead's object as setHeader calls.
     const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
     this.#chunks = [];
-    this.#owner.complete(this, { status, headers: replayableHeaders(res.getHeaders()), body });
+    const headers = this.#head === undefined ? res.getHeaders() : { ...res.getHeaders(), ...this.#head };
+    this.#owner.complete(this, { status, headers: replayableHeaders(headers), body });
   }
 }
