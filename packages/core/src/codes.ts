@@ -21,6 +21,11 @@ export const ErrorCode = {
   CONNECT: 'CONNECT',
   /** The connection failed after the request may have been sent (reset, closed early). */
   SOCKET: 'SOCKET',
+  /**
+   * Client-side adaptive throttling rejected an attempt locally: the dependency has been
+   * accepting less than 1/K of recent attempts, so this one was never sent.
+   */
+  THROTTLED: 'THROTTLED',
   /** The caller aborted the call through its AbortSignal. */
   ABORTED: 'ABORTED',
   /** A request header cannot be sent: a CR, LF, NUL or other control character in its value, or a malformed name. */

@@ -12,6 +12,8 @@ export const isBulkheadRejected = (e: unknown): e is LifelineError => isLifeline
 /** @example if (isRetryBudgetExhausted(error)) log.warn('retry budget exhausted'); */
 export const isRetryBudgetExhausted = (e: unknown): e is LifelineError =>
   isLifelineError(e, 'RETRY_BUDGET_EXHAUSTED');
+/** @example if (isThrottled(error)) return cached(); // the dependency is overloaded: nothing was sent */
+export const isThrottled = (e: unknown): e is LifelineError => isLifelineError(e, 'THROTTLED');
 /** @example if (isNoEndpoints(error)) return cached(); */
 export const isNoEndpoints = (e: unknown): e is LifelineError => isLifelineError(e, 'NO_ENDPOINTS');
 /** @example if (isHttpStatusError(error) && error.status === 404) return null; */

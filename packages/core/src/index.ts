@@ -16,6 +16,7 @@ export {
   isCircuitOpen,
   isBulkheadRejected,
   isRetryBudgetExhausted,
+  isThrottled,
   isNoEndpoints,
   isHttpStatusError,
   isConnectError,

@@ -8,6 +8,7 @@ describe('problemFor', () => {
     ['BULKHEAD_REJECTED', 503, true],
     ['NO_ENDPOINTS', 503, true],
     ['RETRY_BUDGET_EXHAUSTED', 503, true],
+    ['THROTTLED', 503, true],
     ['DEADLINE_EXCEEDED', 504, false],
     ['ATTEMPT_TIMEOUT', 504, false],
     ['HTTP_STATUS', 502, false],

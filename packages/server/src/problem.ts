@@ -75,6 +75,7 @@ const ERROR_MAPPINGS: Record<Exclude<ErrorCode, 'INVALID_HEADER'>, Mapping> = {
   BULKHEAD_REJECTED: { status: 503, title: 'Dependency saturated', detail: 'A dependency of this service is at its concurrency limit; try again later.' },
   NO_ENDPOINTS: { status: 503, title: 'Dependency unavailable', detail: DEPENDENCY_UNAVAILABLE },
   RETRY_BUDGET_EXHAUSTED: { status: 503, title: 'Dependency unavailable', detail: DEPENDENCY_UNAVAILABLE },
+  THROTTLED: { status: 503, title: 'Dependency overloaded', detail: 'A dependency of this service is overloaded; try again later.' },
   DEADLINE_EXCEEDED: { status: 504, title: 'Deadline exceeded', detail: DEADLINE },
   ATTEMPT_TIMEOUT: { status: 504, title: 'Deadline exceeded', detail: DEADLINE },
   HTTP_STATUS: { status: 502, title: 'Bad gateway', detail: 'A dependency of this service answered with an error.' },
@@ -126,7 +127,7 @@ export function problem(
  *
  * | error | status |
  * |---|---|
- * | `CIRCUIT_OPEN`, `BULKHEAD_REJECTED`, `NO_ENDPOINTS`, `RETRY_BUDGET_EXHAUSTED` | 503 + `Retry-After` (from `retryAfterMs`, ≥ 1 s) |
+ * | `CIRCUIT_OPEN`, `BULKHEAD_REJECTED`, `NO_ENDPOINTS`, `RETRY_BUDGET_EXHAUSTED`, `THROTTLED` | 503 + `Retry-After` (from `retryAfterMs`, ≥ 1 s) |
  * | `DEADLINE_EXCEEDED`, `ATTEMPT_TIMEOUT` | 504 |
  * | `HTTP_STATUS`, `CONNECT`, `SOCKET` (a dependency failed) | 502 |
  * | `ABORTED` (the caller went away) | 499 |
