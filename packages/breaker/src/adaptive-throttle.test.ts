@@ -1,0 +1,180 @@
+import fc from 'fast-check';
+import { isLifelineError, isThrottled, ManualClock } from '@lifeline/core';
+import { describe, expect, it } from 'vitest';
+import { AdaptiveThrottle, type AdaptiveThrottleOptions } from './adaptive-throttle.ts';
+import { ThrottledError } from './throttled-error.ts';
+
+/** A seeded PRNG (mulberry32): the same draws on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function make(options: AdaptiveThrottleOptions = {}) {
+  const clock = new ManualClock(0);
+  const throttle = new AdaptiveThrottle({ name: 'search', clock, random: seeded(7), ...options });
+  return { clock, throttle };
+}
+
+describe('AdaptiveThrottle', () => {
+  it('never rejects while the dependency accepts everything', () => {
+    const { throttle, clock } = make({ minRequests: 0 });
+    for (let i = 0; i < 5_000; i++) {
+      expect(throttle.tryAcquire()).toBe(true);
+      throttle.record(true);
+      clock.advance(3);
+    }
+    expect(throttle.snapshot()).toMatchObject({ rejectionProbability: 0, rejected: 0 });
+  });
+
+  it('is 0 while accepts >= requests / K, and (requests − K × accepts) / (requests + 1) below that', () => {
+    const { throttle } = make({ k: 2, minRequests: 0 });
+    for (let i = 0; i < 10; i++) throttle.record(i % 2 === 0); // 10 requests, 5 accepts: exactly 1/K
+    expect(throttle.rejectionProbability).toBe(0);
+    for (let i = 0; i < 10; i++) throttle.record(false); // 20 requests, 5 accepts
+    expect(throttle.rejectionProbability).toBeCloseTo((20 - 2 * 5) / 21, 12);
+    expect(throttle.snapshot()).toMatchObject({ requests: 20, accepts: 5, k: 2 });
+  });
+
+  it('a lone failure on a quiet client rejects nothing: below minRequests the probability is 0', () => {
+    const { throttle } = make();
+    throttle.record(false);
+    expect(throttle.rejectionProbability).toBe(0);
+    for (let i = 0; i < 18; i++) throttle.record(false);
+    expect(throttle.snapshot()).toMatchObject({ requests: 19, rejectionProbability: 0 });
+    throttle.record(false);
+    expect(throttle.rejectionProbability).toBeCloseTo(20 / 21, 12);
+  });
+
+  it('with nothing accepted, almost every attempt is rejected once the window fills, and rejections are counted as requests', () => {
+    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10 });
+    let sent = 0;
+    for (let i = 0; i < 2_000; i++) {
+      if (throttle.tryAcquire()) {
+        sent++;
+        throttle.record(false);
+      }
+      clock.advance(1); // 1 000 attempts per window
+    }
+    // 20 sent before the throttle starts, then about one per window (p = r / (r + 1)).
+    expect(sent).toBeLessThan(60);
+    expect(throttle.rejected).toBe(2_000 - sent);
+    const snapshot = throttle.snapshot();
+    expect(snapshot.accepts).toBe(0);
+    expect(snapshot.rejectionProbability).toBeGreaterThan(0.99);
+  });
+
+  it('sends about K × what a dependency at its capacity accepts, and rejects the rest locally', () => {
+    for (const k of [2, 1.5]) {
+      const { throttle, clock } = make({ k, windowMs: 10_000 });
+      let sent = 0;
+      let accepted = 0;
+      let rejected = 0;
+      // One attempt per ms, three times what the dependency takes: it accepts one attempt per 3 ms.
+      let nextFree = 0;
+      for (let i = 0; i < 100_000; i++) {
+        clock.advance(1);
+        const measured = i >= 20_000;
+        if (!throttle.tryAcquire()) {
+          if (measured) rejected++;
+          continue;
+        }
+        const ok = clock.now() >= nextFree;
+        if (ok) nextFree = clock.now() + 3;
+        throttle.record(ok);
+        if (measured) {
+          sent++;
+          if (ok) accepted++;
+        }
+      }
+      expect(sent / accepted).toBeGreaterThan(k * 0.85);
+      expect(sent / accepted).toBeLessThan(k * 1.15);
+      expect(rejected).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets traffic back once the dependency recovers: what gets through grows window by window until nothing is rejected', () => {
+    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10 });
+    for (let i = 0; i < 2_000; i++) {
+      if (throttle.tryAcquire()) throttle.record(false);
+      clock.advance(1);
+    }
+    expect(throttle.rejectionProbability).toBeGreaterThan(0.99);
+    const sentPerWindow: number[] = [];
+    let recoveredAt = -1;
+    for (let i = 0; i < 10_000 && recoveredAt < 0; i++) {
+      if (i % 1_000 === 0) sentPerWindow.push(0);
+      if (throttle.tryAcquire()) {
+        throttle.record(true);
+        sentPerWindow[sentPerWindow.length - 1]!++;
+      }
+      clock.advance(1);
+      if (throttle.rejectionProbability === 0) recoveredAt = i;
+    }
+    // From about one attempt per window, what gets through grows about fivefold per window
+    // (K = 2): accepts count double, and the old rejections slide out.
+    expect(sentPerWindow[0]! + sentPerWindow[1]! + sentPerWindow[2]!).toBeGreaterThan(0);
+    expect(sentPerWindow[5]!).toBeGreaterThan(sentPerWindow[3]!);
+    expect(sentPerWindow[6]!).toBeGreaterThan(3 * sentPerWindow[5]!);
+    expect(recoveredAt).toBeGreaterThan(0); // within the 10 windows the loop allows
+  });
+
+  it('rejection() is THROTTLED, not retryable, with the time until the window moves and no stack', () => {
+    const { throttle, clock } = make({ windowMs: 10_000, buckets: 10 });
+    clock.advance(250);
+    const error = throttle.rejection();
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(isThrottled(error)).toBe(true);
+    expect(isLifelineError(error, 'THROTTLED')).toBe(true);
+    expect(error).toMatchObject({ code: 'THROTTLED', retryable: false, service: 'search', retryAfterMs: 750, probability: 0 });
+    expect(error.stack).not.toMatch(/\n\s+at /);
+    expect(new Error('x') instanceof ThrottledError).toBe(false);
+  });
+
+  it('execute() fails fast with THROTTLED when rejected; a success is an accept, a failure is not unless isAccepted says so', async () => {
+    const { throttle } = make({ minRequests: 0, isAccepted: (e) => (e as Error).message === 'not found' });
+    await expect(throttle.execute(() => 1)).resolves.toBe(1);
+    await expect(throttle.execute(() => Promise.reject(new Error('not found')))).rejects.toThrow('not found');
+    expect(throttle.snapshot()).toMatchObject({ requests: 2, accepts: 2 });
+    const { throttle: busy } = make({ minRequests: 0, random: () => 0 });
+    await expect(busy.execute(() => Promise.reject(new Error('overloaded')))).rejects.toThrow('overloaded');
+    let ran = false;
+    const rejected = await busy.execute(() => (ran = true)).catch((e: unknown) => e);
+    expect(ran).toBe(false);
+    expect(rejected).toMatchObject({ code: 'THROTTLED', probability: 0.5 }); // one request, no accept: 1 / (1 + 1)
+  });
+
+  it('validates its options, naming them', () => {
+    expect(() => new AdaptiveThrottle({ k: 0.5 })).toThrow(/`throttle.k` must be >= 1, got 0.5/);
+    expect(() => new AdaptiveThrottle({ windowMs: 0 })).toThrow(/`throttle.windowMs`/);
+    expect(() => new AdaptiveThrottle({ minRequests: -1 })).toThrow(/`throttle.minRequests`/);
+    expect(() => new AdaptiveThrottle({ random: 4 } as never)).toThrow(/`throttle.random` must be a function/);
+    expect(() => new AdaptiveThrottle({ K: 2 } as never)).toThrow(/unknown option `throttle.K`/);
+  });
+
+  it('property: the probability stays in [0, 1) and is 0 whenever accepts >= requests / K', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1, max: 10, noNaN: true }),
+        fc.array(fc.record({ accepted: fc.boolean(), advance: fc.integer({ min: 0, max: 400 }) }), { maxLength: 300 }),
+        (k, steps) => {
+          const { throttle, clock } = make({ k, minRequests: 0, windowMs: 1_000 });
+          for (const step of steps) {
+            clock.advance(step.advance);
+            if (throttle.tryAcquire()) throttle.record(step.accepted);
+            const { requests, accepts, rejectionProbability } = throttle.snapshot();
+            expect(rejectionProbability).toBeGreaterThanOrEqual(0);
+            expect(rejectionProbability).toBeLessThan(1);
+            if (accepts * k >= requests) expect(rejectionProbability).toBe(0);
+          }
+        },
+      ),
+    );
+  });
+});
