@@ -47,6 +47,10 @@ export function executeWithRetries<T>(
   policy.recordCall();
   const input: RetryInput = { attempt: 0, error: undefined, remainingMs: Infinity, previousDelayMs: 0, aborted: false };
   const decision = new RetryDecision();
+  const succeeded = (value: T): T => {
+    policy.recordSuccess();
+    return value;
+  };
   // The signal is not handed to p-retry: it would reject with the bare abort reason. `fn`
   // watches the signal during an attempt; decide() and the wait below do between attempts.
   return pRetry(
@@ -57,7 +61,9 @@ export function executeWithRetries<T>(
       } catch (thrown) {
         carry(thrown);
       }
-      return isPromiseLike(result) ? Promise.resolve(result).then(undefined, carry) : result;
+      if (isPromiseLike(result)) return Promise.resolve(result).then(succeeded, carry);
+      policy.recordSuccess();
+      return result;
     },
     {
       retries: policy.maxAttempts - 1,

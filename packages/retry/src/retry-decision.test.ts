@@ -238,6 +238,36 @@ describe('RetryPolicy.decide', () => {
       expect(budget.snapshot()).toMatchObject({ retries: 1, exhausted: true });
     });
 
+    it("reports every attempt's outcome to the token bucket: answers refill it, failures drain it", () => {
+      const budget = new RetryBudget({ maxTokens: 100, tokenRatio: 0.5, clock: new ManualClock() });
+      const p = policy({ budget, maxAttempts: 1 });
+      const tokens = (): number | null => budget.snapshot().tokens;
+      for (let i = 0; i < 4; i++) p.decide({ attempt: 1, status: 503 }); // failures, even on the last attempt
+      expect(tokens()).toBe(96);
+      p.decide({ attempt: 1, status: 500, idempotent: false }); // the answer, but a failing dependency
+      p.decide({ attempt: 1, status: 429 });
+      p.decide({ attempt: 1, error: reset(), idempotent: false }); // not retried (may have been acted on), still a failure
+      p.decide({ attempt: 1, error: reset(), replayable: false });
+      expect(tokens()).toBe(92);
+      p.decide({ attempt: 1, error: new Error('bug') }); // not retryable: says nothing about the dependency
+      p.decide({ attempt: 1, error: reset(), aborted: true }); // the caller stopped: neither
+      p.decide({ attempt: 1, status: 503, aborted: true });
+      expect(tokens()).toBe(92);
+      p.decide({ attempt: 1, status: 200 });
+      p.decide({ attempt: 1, status: 404 });
+      p.recordSuccess();
+      expect(tokens()).toBe(93.5);
+    });
+
+    it('a failure is reported before the retry is asked for: the bucket closes after maxTokens / 2 failures', () => {
+      const budget = new RetryBudget({ maxTokens: 6, tokenRatio: 0.1, clock: new ManualClock() });
+      const p = policy({ budget, maxAttempts: 100 });
+      const answers = [1, 2, 3, 4].map((attempt) => p.decide({ attempt, error: reset() }).reason ?? 'retry');
+      expect(answers).toEqual(['retry', 'retry', 'budget', 'budget']); // 5, 4 > 3; then 3, 2
+      p.decide({ attempt: 1, status: 200 });
+      expect(p.decide({ attempt: 5, status: 503 }).reason).toBe('budget'); // 2.1 − 1: a success is not enough
+    });
+
     it('recordCall counts a call in the budget', () => {
       const budget = new RetryBudget({ ratio: 0.5, minRetriesPerSecond: 0, clock: new ManualClock() });
       const p = policy({ budget });

@@ -19,6 +19,17 @@ function failing(times: number, error: () => Error = () => transient()) {
 }
 
 describe('RetryPolicy', () => {
+  it('execute() reports each attempt to the token bucket: failures drain it, the success refills it', async () => {
+    const budget = new RetryBudget({ maxTokens: 10, tokenRatio: 0.25, clock: new ManualClock() });
+    const policy = new RetryPolicy({ maxAttempts: 3, backoff: noWait, budget });
+    await expect(policy.execute(failing(2).fn)).resolves.toBe('ok after 3');
+    expect(budget.snapshot().tokens).toBe(8.25);
+    await expect(policy.execute(() => 'sync')).resolves.toBe('sync');
+    expect(budget.snapshot().tokens).toBe(8.5);
+    await expect(policy.execute(failing(1, () => new Error('bug')).fn)).rejects.toThrow('bug');
+    expect(budget.snapshot().tokens).toBe(8.5); // a failure no one would retry says nothing about the dependency
+  });
+
   it('retries transient failures and returns the first success', async () => {
     const policy = new RetryPolicy({ maxAttempts: 3, backoff: noWait });
     const { fn, calls } = failing(2);

@@ -28,7 +28,8 @@ export interface RetryPolicyOptions {
   backoff?: Backoff;
   /**
    * The retry budget this policy draws from: a `RetryBudget` to share one between
-   * policies, options to make one, or `false` for none. Default: 20 % + 10/s over 10 s.
+   * policies, options to make one, or `false` for none. Default: 20 % + 10/s over 10 s,
+   * while a token bucket of 10 fed by successes (0.1 each) is more than half full.
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
   /**
@@ -139,6 +140,20 @@ export class RetryPolicy implements Policy {
   }
 
   /**
+   * Reports an attempt that succeeded without passing through {@link decide} — the budget
+   * refills on successes. decide() reports every outcome it is shown (a response that is
+   * the answer is a success), so only a caller that asks decide() about failures alone
+   * needs this; execute() calls it when `fn` resolves.
+   *
+   * @example
+   * const rows = await db.query(sql); // succeeded: no decision to ask for
+   * policy.recordSuccess();
+   */
+  recordSuccess(): void {
+    this.budget?.recordSuccess();
+  }
+
+  /**
    * Decides, synchronously, what follows one failed attempt: retry after `delayMs`, or stop
    * and why. Nothing is awaited, nothing is scheduled: the caller waits (on a shared coarse
    * timer, say) and makes the next attempt. The rules, in order:
@@ -155,7 +170,12 @@ export class RetryPolicy implements Policy {
    *    returned as `retryAfterMs`) is longer than `maxServerDelay` → `server-delay`.
    * 6. The wait is the backoff, or the server's wait jittered upwards when longer; when
    *    it plus `minAttemptTime` does not fit in `remainingMs` → `deadline`.
-   * 7. The budget has no retry left → `budget`. Only here, on a retry, is a token taken.
+   * 7. The budget has no retry left → `budget`. Only here, on a retry, is a retry taken
+   *    from the window.
+   *
+   * Every outcome shown is also reported to the budget's token bucket: a response that is
+   * the answer is a success (a 500 excepted), a retryable status or an error the predicate
+   * would retry is a failure (whatever the rest of the decision), an abort is neither.
    *
    * The policy's `onRetry` and `onGiveUp` events are fired here (when something listens),
    * so they mean the same whether execute() or an interceptor drives the policy; a caller's
@@ -219,8 +239,15 @@ export class RetryPolicy implements Policy {
     const status = input.status ?? 0;
     let error: unknown = undefined;
     let serverWait: number | undefined;
+    const budget = this.budget;
     if (status !== 0) {
-      if (!isTransientStatus(status, idempotent ? IDEMPOTENT : NOT_IDEMPOTENT)) return stopped(into, 'answer', undefined);
+      if (!isTransientStatus(status, idempotent ? IDEMPOTENT : NOT_IDEMPOTENT)) {
+        // A 500 to a call that is not idempotent is its answer, but still a failing dependency.
+        if (status === 500) budget?.recordFailure();
+        else budget?.recordSuccess();
+        return stopped(into, 'answer', undefined);
+      }
+      budget?.recordFailure();
       const headers = input.headers;
       serverWait = waitOf(input.retryAfterMs) ?? (headers === undefined ? undefined : requestedWaitMs(headers));
       if (!idempotent || input.replayable === false || (this.#ownPredicate && !this.#shouldRetry(statusError(status, headers, serverWait), attempt))) {
@@ -229,7 +256,12 @@ export class RetryPolicy implements Policy {
     } else {
       error = input.error;
       serverWait = waitOf(input.retryAfterMs) ?? waitOf((error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs);
-      if (input.replayable === false || (!idempotent && !nothingSent(error)) || !this.#shouldRetry(error, attempt)) {
+      // The predicate is asked even when the call cannot be retried: a failure it would
+      // retry (a reset, a timeout) says the dependency is failing, one it would not (a bug
+      // in the caller's code) says nothing about it and must not drain the budget.
+      const retryable = this.#shouldRetry(error, attempt);
+      if (retryable) budget?.recordFailure();
+      if (input.replayable === false || (!idempotent && !nothingSent(error)) || !retryable) {
         return this.#giveUp(into, 'not-retryable', input, serverWait);
       }
     }
@@ -243,7 +275,7 @@ export class RetryPolicy implements Policy {
     if (!(delay > 0)) delay = 0;
     else if (delay > MAX_WAIT_MS) delay = MAX_WAIT_MS;
     if (delay + this.#minAttemptTime > (input.remainingMs ?? Infinity)) return this.#giveUp(into, 'deadline', input, serverWait);
-    if (this.budget !== undefined && !this.budget.tryAcquire()) return this.#giveUp(into, 'budget', input, serverWait);
+    if (budget !== undefined && !budget.tryAcquire()) return this.#giveUp(into, 'budget', input, serverWait);
     if (this.#onRetry.hasListeners) {
       const event: RetryEvent = { attempt, delay, error };
       if (status !== 0) event.status = status;
