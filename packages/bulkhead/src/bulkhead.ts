@@ -129,8 +129,8 @@ class Waiter implements TimerTask {
  */
 export class Bulkhead implements Limiter {
   readonly name: string;
-  readonly maxConcurrent: number;
   readonly maxQueue: number;
+  #limit: number;
   readonly #maxQueueWait: number;
   readonly #clock: Clock;
   readonly #timer: CoarseTimer;
@@ -148,12 +148,31 @@ export class Bulkhead implements Limiter {
   constructor(options: BulkheadOptions = {}) {
     checkOptionNames('bulkhead', options, BULKHEAD_OPTIONS);
     this.name = options.name === undefined ? 'bulkhead' : checkString('bulkhead.name', options.name);
-    this.maxConcurrent = checkInteger('bulkhead.maxConcurrent', options.maxConcurrent ?? 100);
+    this.#limit = checkInteger('bulkhead.maxConcurrent', options.maxConcurrent ?? 100);
     this.maxQueue = checkInteger('bulkhead.maxQueue', options.maxQueue ?? 200, 0);
     this.#maxQueueWait = checkDuration('bulkhead.maxQueueWait', options.maxQueueWait ?? Infinity, true);
     this.#clock = options.clock ?? systemClock;
     this.#ownsTimer = options.timer === undefined;
     this.#timer = options.timer ?? new CoarseTimer({ clock: this.#clock });
+  }
+
+  /** Calls allowed in flight at once. */
+  get maxConcurrent(): number {
+    return this.#limit;
+  }
+
+  /**
+   * @internal Changes the limit (an adaptive limiter's latest value). A higher one hands the
+   * new slots to waiters at once; a lower one takes effect as calls give their slots back.
+   */
+  resize(limit: number): void {
+    this.#limit = limit;
+    while (this.#head !== null && this.#inFlight < limit) {
+      const waiter = this.#head;
+      this.#dequeue(waiter);
+      this.#inFlight++;
+      waiter.resolve();
+    }
   }
 
   /** Calls holding a slot. */
@@ -168,7 +187,7 @@ export class Bulkhead implements Limiter {
 
   /** Takes a slot if one is free now; never waits. Pair a `true` with `release()`. */
   tryAcquire(): boolean {
-    if (this.#closed || this.#inFlight >= this.maxConcurrent) return false;
+    if (this.#closed || this.#inFlight >= this.#limit) return false;
     this.#inFlight++;
     return true;
   }
@@ -203,7 +222,8 @@ export class Bulkhead implements Limiter {
   /** Gives a slot back: to the first waiter if there is one, else to the pool. */
   release(): void {
     const waiter = this.#head;
-    if (waiter === null) {
+    // Over a limit lowered since the slot was taken, the slot is not handed on.
+    if (waiter === null || this.#inFlight > this.#limit) {
       if (this.#inFlight > 0) this.#inFlight--;
       return;
     }

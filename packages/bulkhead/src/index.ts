@@ -6,4 +6,10 @@ export {
   type BulkheadRejection,
   type BulkheadRejectReason,
 } from './bulkhead.ts';
+export {
+  AdaptiveLimiter,
+  type AdaptiveLimiterOptions,
+  type AdaptiveLimiterSnapshot,
+  type LeaseOutcome,
+} from './adaptive-limiter.ts';
 export { isLimiter, type Limiter, type LimiterSnapshot } from './limiter.ts';
