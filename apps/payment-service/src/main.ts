@@ -5,11 +5,12 @@ import { intOption, parseServiceArgs, runService, selfRegister, startTelemetry }
 import { createPaymentService } from './service.ts';
 
 await runService('payment', async () => {
-  const { config, values } = parseServiceArgs('payment', process.argv.slice(2), { 'work-ms': { type: 'string' }, 'require-idempotency-key': { type: 'boolean', default: false } }, {
+  const { config, values } = parseServiceArgs('payment', process.argv.slice(2), { 'work-ms': { type: 'string' }, workers: { type: 'string' }, 'require-idempotency-key': { type: 'boolean', default: false } }, {
     port: 4101,
     data: 'data/payment.db',
   });
   const workMs = values['work-ms'] === undefined ? undefined : intOption('work-ms', values['work-ms'], { min: 0, max: 60_000 });
+  const workers = values.workers === undefined ? undefined : intOption('workers', values.workers, { min: 0, max: 10_000 });
   // First: the clients and the server bind to the OpenTelemetry SDK registered when they are made.
   const telemetry = startTelemetry({ service: 'payment', instance: config.instance, otlpUrl: config.otlpUrl });
   const payment = await createPaymentService({
@@ -17,6 +18,7 @@ await runService('payment', async () => {
     instance: config.instance,
     chaos: { enabled: config.chaos, seed: config.chaosSeed },
     workMs,
+    workers,
     requireIdempotencyKey: values['require-idempotency-key'] === true,
   });
   const { app, lifeline, logger } = payment;

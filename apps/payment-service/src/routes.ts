@@ -1,8 +1,8 @@
-import { sleep } from '@lifeline/core';
 import { problemReply } from '@lifeline/demo-kit';
 import type { IdempotencyStore } from '@lifeline/server';
 import type { FastifyInstance } from 'fastify';
 import type { Ledger } from './ledger.ts';
+import type { Processor } from './processor.ts';
 
 /** The largest amount the service accepts, cents: anything above is declined. */
 export const CHARGE_LIMIT = 500_000;
@@ -41,15 +41,16 @@ interface ChargeBody {
  *
  * @internal
  */
-export function chargeRoutes(app: FastifyInstance, options: { ledger: Ledger; store: IdempotencyStore; workMs: number; requireKey: boolean }): void {
-  const { ledger, store, workMs, requireKey } = options;
+export function chargeRoutes(app: FastifyInstance, options: { ledger: Ledger; store: IdempotencyStore; processor: Processor; requireKey: boolean }): void {
+  const { ledger, store, processor, requireKey } = options;
 
   app.post<{ Body: ChargeBody }>(
     '/charges',
     { schema: { body: chargeBody }, config: { idempotency: { required: requireKey, store } } },
     async (request, reply) => {
-      // The processor's time: a caller that gives up (or a deadline) stops it before any money moves.
-      await sleep(workMs, request.lifeline.signal);
+      // The processor's line and time: a caller that gives up (or a deadline) takes the charge
+      // out of the line, or stops it, before any money moves.
+      await processor.process(request.lifeline.signal);
       const { orderId, amount, currency } = request.body;
       if (amount > CHARGE_LIMIT) {
         return problemReply(request, reply, 402, PAYMENT_DECLINED, 'Payment declined', 'amount above the 5000.00 limit');
@@ -63,4 +64,26 @@ export function chargeRoutes(app: FastifyInstance, options: { ledger: Ledger; st
   }));
 
   app.get('/ledger', () => ledger.summary());
+
+  // The processor's capacity, changed at run time: the trigger of a metastable failure is
+  // capacity halved for a while, then given back.
+  app.get('/admin/capacity', () => processor.snapshot());
+  app.put<{ Body: { workers?: number; workMs?: number } }>(
+    '/admin/capacity',
+    { schema: { body: capacityBody } },
+    (request) => {
+      processor.resize(request.body);
+      return processor.snapshot();
+    },
+  );
 }
+
+const capacityBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    workers: { type: 'integer', minimum: 0, maximum: 10_000 },
+    workMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+  },
+} as const;

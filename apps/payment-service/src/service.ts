@@ -2,6 +2,7 @@ import { createServiceApp, type ServiceApp } from '@lifeline/demo-kit';
 import { SqliteIdempotencyStore } from '@lifeline/server';
 import type { Logger } from 'pino';
 import { type Charge, Ledger } from './ledger.ts';
+import { Processor } from './processor.ts';
 import { chargeRoutes } from './routes.ts';
 
 export interface PaymentServiceOptions {
@@ -13,6 +14,11 @@ export interface PaymentServiceOptions {
   chaos?: { enabled: boolean; seed?: number };
   /** Simulated processing time of a charge, ms. Default 10. */
   workMs?: number;
+  /**
+   * Charges processed at once; the others wait in line, so a charge takes longer the longer the
+   * line (`PUT /admin/capacity` changes it at run time). Default 0: no limit.
+   */
+  workers?: number;
   /**
    * Refuse a charge without an Idempotency-Key (400). Default false: like most payment APIs,
    * a charge without a key is made each time it is sent — which is how a client that retries
@@ -31,6 +37,8 @@ export interface PaymentService extends ServiceApp {
     /** The charges of one order, oldest first. */
     forOrder(orderId: string): Charge[];
   };
+  /** The card processor: its capacity and line. */
+  processor: Processor;
   /** Closes the application, then the ledger and the idempotency store. Idempotent. */
   close(): Promise<void>;
 }
@@ -66,15 +74,17 @@ export async function createPaymentService(options: PaymentServiceOptions): Prom
     await store.close();
   };
   let service: ServiceApp;
+  let processor: Processor;
   try {
+    processor = new Processor({ workers: options.workers ?? 0, workMs: options.workMs ?? 10 });
     service = await createServiceApp({
       service: 'payment',
       instance: options.instance,
       logger: options.logger,
       chaos: options.chaos,
-      snapshot: () => ({ ledger: ledger.summary() }),
+      snapshot: () => ({ ledger: ledger.summary(), processor: processor.snapshot() }),
     });
-    chargeRoutes(service.app, { ledger, store, workMs: options.workMs ?? 10, requireKey: options.requireIdempotencyKey ?? false });
+    chargeRoutes(service.app, { ledger, store, processor, requireKey: options.requireIdempotencyKey ?? false });
   } catch (error) {
     await closeData();
     throw error;
@@ -83,6 +93,7 @@ export async function createPaymentService(options: PaymentServiceOptions): Prom
   app.addHook('onClose', closeData);
   return {
     ...service,
+    processor: processor!,
     ledger: {
       charges: () => ledger.summary().charges,
       duplicateCharges: () => ledger.summary().duplicateCharges,
