@@ -77,17 +77,23 @@ export interface RetryBudgetSnapshot {
  *
  * The bound, per instance, over any stretch of time: retries < `maxTokens / 2` +
  * `tokenRatio` × successful attempts (each retry follows the failure it repeats, reported
- * first, as decide() does), and within any window retries ≤ `ratio` × requests + floor. For a fleet of N instances, each sending r requests/s (defaults: 10 tokens,
- * 0.1):
+ * first, as decide() does), and within any window retries ≤ `ratio` × requests + floor.
+ * A request succeeds at most once, so for a fleet of N instances each sending r requests/s
+ * for D seconds, whatever happens to the dependency:
+ * amplification (attempts ÷ requests) < 1 + `tokenRatio` + `maxTokens / 2` ÷ (r × D).
+ * With the defaults (10 tokens, 0.1), that is < 1.1× plus 5 retries per instance, and:
  *
- * - **Dependency down for D seconds** (every attempt fails): fewer than 5 retries per
- *   instance for the whole outage, whatever D — fleet amplification ≤ 1 + 5 / (r × D)
- *   (1.017× for r = 10, D = 30 s), and it falls towards 1× as the outage lasts.
- * - **p % of attempts fail at random**: while p < tokenRatio / (1 + tokenRatio) (9.1 %),
- *   the bucket stays near full and every warranted retry is made (up to the window's
- *   ratio), so retries rescue the failures; amplification ≈ 1 + p + p² with 3 attempts.
- *   Above it, retries are throttled to `tokenRatio` per success: amplification
- *   ≤ 1 / (1 − tokenRatio) (1.11×) plus 5 retries per instance.
+ * - **Dependency down for D seconds** (every attempt fails): no success refills the bucket,
+ *   so each instance makes fewer than 5 retries in the whole outage, whatever D and N:
+ *   amplification < 1 + 5 / (r × D) — 1.017× for r = 10, D = 30 s (simulated, 1,000
+ *   instances: 1.012×, and 1.07× over the first 5 s; the window alone gave 2.20× and 2.96×).
+ * - **p % of attempts fail at random**: below p = `tokenRatio` / (1 + `tokenRatio`) (9.1 %)
+ *   successes refill the bucket faster than failures drain it, it stays near full and every
+ *   warranted retry is made (within the window): amplification ≈ 1 + p + p² with 3
+ *   attempts, and retries rescue the failures (simulated: 99.95 % at 1 %, 99.1 % at 5 %).
+ *   Above it the bucket empties and retries stop but for what successes pay for (10 %:
+ *   half the failures rescued; 20 %: 7 %) — a dependency failing that often is more likely
+ *   overloaded than unlucky. `tokenRatio: 0.2` moves the line to 16.7 % for up to 1.2×.
  *
  * A lone low-traffic client keeps its retries: the bucket starts full and is not drained by
  * time, only by failures, so its occasional failure is retried. After an outage, each
