@@ -96,6 +96,34 @@ describe('Bulkhead', () => {
     await expect(bulkhead.acquire()).rejects.toMatchObject({ reason: 'queue-full' });
   });
 
+  it('never hands a slot to a waiter whose deadline or maxQueueWait passed since the last tick: it is dropped with its reason', async () => {
+    const { clock, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 3, maxQueueWait: 50 });
+    expect(bulkhead.tryAcquire()).toBe(true);
+    const outcomes: string[] = [];
+    const wait = (name: string, deadline?: Deadline): Promise<void> =>
+      bulkhead.acquire({ deadline }).then(
+        () => void outcomes.push(`${name}: slot`),
+        (error: BulkheadRejectedError) => void outcomes.push(`${name}: ${error.reason}`),
+      );
+    const expired = wait('deadline 5 ms', Deadline.after(5, clock));
+    const waited = wait('waited 50 ms');
+    clock.advance(20);
+    const live = wait('fresh');
+    // 60 ms later, with no timer tick in between: the first two waits are over, the third is not.
+    clock.advance(40);
+    bulkhead.release();
+    await Promise.all([expired, waited, live]);
+    expect(outcomes).toEqual(['deadline 5 ms: deadline', 'waited 50 ms: queue-timeout', 'fresh: slot']);
+    expect(bulkhead.snapshot()).toMatchObject({ inFlight: 1, queued: 0 });
+    // A wait with no end is never dropped, however late the slot comes.
+    const endless = new Bulkhead({ maxConcurrent: 1, maxQueue: 1, clock, timer: new CoarseTimer({ clock }) });
+    expect(endless.tryAcquire()).toBe(true);
+    const patient = endless.acquire();
+    clock.advance(1_000_000);
+    endless.release();
+    await expect(patient).resolves.toBeUndefined();
+  });
+
   it('a released slot passes straight to the first waiter; a thrown error still releases', async () => {
     const { bulkhead } = setup({ maxConcurrent: 1, maxQueue: 1 });
     await expect(bulkhead.execute(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');

@@ -94,6 +94,8 @@ class Waiter implements TimerTask {
   prev: Waiter | null = null;
   next: Waiter | null = null;
   timeoutReason: BulkheadRejectReason = 'queue-timeout';
+  /** When the wait ends (its deadline or `maxQueueWait`), clock ms; `Infinity` for never. */
+  endsAt = Infinity;
   readonly #bulkhead: Bulkhead;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -167,8 +169,9 @@ export class Bulkhead implements Limiter {
    */
   resize(limit: number): void {
     this.#limit = limit;
-    while (this.#head !== null && this.#inFlight < limit) {
-      const waiter = this.#head;
+    while (this.#inFlight < limit) {
+      const waiter = this.#nextLive();
+      if (waiter === null) break;
       this.#dequeue(waiter);
       this.#inFlight++;
       waiter.resolve();
@@ -208,10 +211,11 @@ export class Bulkhead implements Limiter {
     return new Promise<void>((resolve, reject) => {
       const waiter = new Waiter(this, resolve, reject, signal);
       waiter.timeoutReason = deadlineAt < waitEnds ? 'deadline' : 'queue-timeout';
+      waiter.endsAt = Math.min(waitEnds, deadlineAt);
       this.#enqueue(waiter);
       // The entry holds the process open while the call waits (an unbounded wait has none:
       // the calls holding the slots keep it up, as busy sockets do for undici's own queue).
-      this.#timer.schedule(waiter, Math.min(waitEnds, deadlineAt));
+      this.#timer.schedule(waiter, waiter.endsAt);
       if (signal !== undefined) {
         waiter.onAbort = () => this.drop(waiter, 'aborted');
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -221,9 +225,9 @@ export class Bulkhead implements Limiter {
 
   /** Gives a slot back: to the first waiter if there is one, else to the pool. */
   release(): void {
-    const waiter = this.#head;
     // Over a limit lowered since the slot was taken, the slot is not handed on.
-    if (waiter === null || this.#inFlight > this.#limit) {
+    const waiter = this.#inFlight > this.#limit ? null : this.#nextLive();
+    if (waiter === null) {
       if (this.#inFlight > 0) this.#inFlight--;
       return;
     }
@@ -268,6 +272,22 @@ export class Bulkhead implements Limiter {
     if (waiter.prev === null && this.#head !== waiter) return; // already served or dropped
     this.#dequeue(waiter);
     waiter.reject(this.#reject(reason, reason === 'aborted' ? waiter.signal?.reason : undefined));
+  }
+
+  /**
+   * The first waiter whose wait has not ended. A waiter whose deadline (or `maxQueueWait`)
+   * passed since the coarse timer's last tick is dropped here with its reason, not handed a
+   * slot: expired work is never started.
+   */
+  #nextLive(): Waiter | null {
+    let waiter = this.#head;
+    if (waiter === null) return null;
+    const now = this.#clock.now();
+    while (waiter !== null && waiter.endsAt <= now) {
+      this.drop(waiter, waiter.timeoutReason);
+      waiter = this.#head;
+    }
+    return waiter;
   }
 
   #enqueue(waiter: Waiter): void {
