@@ -12,6 +12,7 @@ import {
   type Event,
   type ExecuteOptions,
   type PolicyContext,
+  type Priority,
   type TimerTask, checkOptionNames, optionNames
 } from '@lifeline/core';
 import { rejectChannel } from './diagnostics.ts';
@@ -93,6 +94,8 @@ class Waiter implements TimerTask {
   timerSlot = -1;
   prev: Waiter | null = null;
   next: Waiter | null = null;
+  /** Its priority's queue: 0 critical, 1 normal, 2 sheddable. */
+  level = 1;
   timeoutReason: BulkheadRejectReason = 'queue-timeout';
   /** When the wait ends (its deadline or `maxQueueWait`), clock ms; `Infinity` for never. */
   endsAt = Infinity;
@@ -116,7 +119,9 @@ class Waiter implements TimerTask {
 
 /**
  * A concurrency bulkhead: at most `maxConcurrent` calls in flight and `maxQueue` waiting,
- * in FIFO order. A wait ends at `maxQueueWait`, at the call's deadline, or when its
+ * served by priority (`critical`, then `normal`, then `sheddable`), in FIFO order within each.
+ * When the queue is full, a call takes the place of the newest waiter less critical than it
+ * (which is rejected `queue-full`), so under overload the least critical work is shed first. A wait ends at `maxQueueWait`, at the call's deadline, or when its
  * AbortSignal fires, whichever comes first; a call that cannot get a slot fails at once
  * with `BULKHEAD_REJECTED` and the reason. It protects the caller: a slow dependency can
  * hold at most N of its calls, not every socket and every pending request it has.
@@ -139,8 +144,9 @@ export class Bulkhead implements Limiter {
   readonly #ownsTimer: boolean;
   #inFlight = 0;
   #queued = 0;
-  #head: Waiter | null = null;
-  #tail: Waiter | null = null;
+  /** One FIFO per priority, critical first. */
+  readonly #heads: (Waiter | null)[] = [null, null, null];
+  readonly #tails: (Waiter | null)[] = [null, null, null];
   #closed = false;
   readonly #rejected = noRejections();
   readonly #onRejected = new EventEmitter<BulkheadRejection>();
@@ -204,7 +210,16 @@ export class Bulkhead implements Limiter {
     if (this.#closed) return Promise.reject(this.#reject('closed'));
     const { signal, deadline } = options;
     if (signal?.aborted) return Promise.reject(this.#reject('aborted', signal.reason));
-    if (this.#queued >= this.maxQueue) return Promise.reject(this.#reject('queue-full'));
+    const level = options.priority === undefined ? 1 : LEVELS[options.priority];
+    if (level === undefined) {
+      return Promise.reject(new TypeError(`bulkhead: priority must be 'critical', 'normal' or 'sheddable', got ${JSON.stringify(options.priority)}`));
+    }
+    if (this.#queued >= this.maxQueue) {
+      // Full: a more critical call takes the place of the least critical waiter, if there is one.
+      const evicted = this.#lastBelow(level);
+      if (evicted === null) return Promise.reject(this.#reject('queue-full'));
+      this.drop(evicted, 'queue-full');
+    }
     const waitEnds = this.#clock.now() + this.#maxQueueWait;
     const deadlineAt = deadline?.at ?? Infinity;
     if (deadlineAt <= this.#clock.now()) return Promise.reject(this.#reject('deadline'));
@@ -212,6 +227,7 @@ export class Bulkhead implements Limiter {
       const waiter = new Waiter(this, resolve, reject, signal);
       waiter.timeoutReason = deadlineAt < waitEnds ? 'deadline' : 'queue-timeout';
       waiter.endsAt = Math.min(waitEnds, deadlineAt);
+      waiter.level = level;
       this.#enqueue(waiter);
       // The entry holds the process open while the call waits (an unbounded wait has none:
       // the calls holding the slots keep it up, as busy sockets do for undici's own queue).
@@ -263,13 +279,13 @@ export class Bulkhead implements Limiter {
   /** Rejects every waiter with reason `closed`, refuses new calls, and stops its timer. */
   close(): void {
     this.#closed = true;
-    while (this.#head !== null) this.drop(this.#head, 'closed');
+    for (let waiter = this.#first(); waiter !== null; waiter = this.#first()) this.drop(waiter, 'closed');
     if (this.#ownsTimer) this.#timer.close();
   }
 
   /** @internal Removes a waiter that gave up (timeout, deadline, abort, close) and rejects it. */
   drop(waiter: Waiter, reason: BulkheadRejectReason): void {
-    if (waiter.prev === null && this.#head !== waiter) return; // already served or dropped
+    if (waiter.prev === null && this.#heads[waiter.level] !== waiter) return; // already served or dropped
     this.#dequeue(waiter);
     waiter.reject(this.#reject(reason, reason === 'aborted' ? waiter.signal?.reason : undefined));
   }
@@ -280,29 +296,46 @@ export class Bulkhead implements Limiter {
    * slot: expired work is never started.
    */
   #nextLive(): Waiter | null {
-    let waiter = this.#head;
+    let waiter = this.#first();
     if (waiter === null) return null;
     const now = this.#clock.now();
     while (waiter !== null && waiter.endsAt <= now) {
       this.drop(waiter, waiter.timeoutReason);
-      waiter = this.#head;
+      waiter = this.#first();
     }
     return waiter;
   }
 
+  /** The waiter served next: the oldest of the most critical queue that has one. */
+  #first(): Waiter | null {
+    const heads = this.#heads;
+    return heads[0] ?? heads[1] ?? heads[2] ?? null;
+  }
+
+  /** The newest waiter of the least critical queue less critical than `level`, if any. */
+  #lastBelow(level: number): Waiter | null {
+    for (let below = 2; below > level; below--) {
+      const tail = this.#tails[below]!;
+      if (tail !== null) return tail;
+    }
+    return null;
+  }
+
   #enqueue(waiter: Waiter): void {
-    waiter.prev = this.#tail;
-    if (this.#tail === null) this.#head = waiter;
-    else this.#tail.next = waiter;
-    this.#tail = waiter;
+    const level = waiter.level;
+    const tail = this.#tails[level]!;
+    waiter.prev = tail;
+    if (tail === null) this.#heads[level] = waiter;
+    else tail.next = waiter;
+    this.#tails[level] = waiter;
     this.#queued++;
   }
 
   #dequeue(waiter: Waiter): void {
-    const { prev, next } = waiter;
-    if (prev === null) this.#head = next;
+    const { prev, next, level } = waiter;
+    if (prev === null) this.#heads[level] = next;
     else prev.next = next;
-    if (next === null) this.#tail = prev;
+    if (next === null) this.#tails[level] = prev;
     else next.prev = prev;
     waiter.prev = waiter.next = null;
     this.#queued--;
@@ -322,6 +355,8 @@ export class Bulkhead implements Limiter {
     return error;
   }
 }
+
+const LEVELS: Partial<Record<string, number>> & Record<Priority, number> = { critical: 0, normal: 1, sheddable: 2 };
 
 const messages: Record<BulkheadRejectReason, string> = {
   'queue-full': 'bulkhead full: no free slot and the queue is full',

@@ -26,7 +26,7 @@ export {
 export { Deadline } from './deadline.ts';
 export type { Logger } from './logger.ts';
 export { type Disposable, type Event, EventEmitter } from './event.ts';
-export type { ExecuteOptions, Policy, PolicyContext } from './policy.ts';
+export type { ExecuteOptions, Policy, PolicyContext, Priority } from './policy.ts';
 export { wrap, WrappedPolicy, type FallbackOf } from './wrap.ts';
 export { timeout, TimeoutPolicy, type TimeoutOptions } from './timeout.ts';
 export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvent, type FallbackValue } from './fallback.ts';

@@ -1,11 +1,19 @@
 import type { Deadline } from './deadline.ts';
 
+/**
+ * How much a request matters when there is not room for all: under overload, `sheddable` work
+ * is turned away first and `critical` work last. Carried on the wire as `x-request-priority`.
+ */
+export type Priority = 'critical' | 'normal' | 'sheddable';
+
 /** What a policy passes to the function it runs, and what callers pass to `execute`. */
 export interface ExecuteOptions {
   /** Cancels the call. Policies stop waiting and stop retrying when it aborts. */
   readonly signal?: AbortSignal | undefined;
   /** The call must be done by then; policies never wait past it. */
   readonly deadline?: Deadline | undefined;
+  /** Who goes first when a limiter must choose (a bulkhead's queue). Default `normal`. */
+  readonly priority?: Priority | undefined;
 }
 
 /** The context a policy hands to the function it runs. */
