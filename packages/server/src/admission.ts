@@ -1,9 +1,9 @@
-import { Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
+import { AdaptiveLimiter, Bulkhead, type BulkheadRejectedError } from '@lifeline/bulkhead';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, type CoarseTimer } from '@lifeline/core';
 import type { StoredResponse } from './idempotency/store.ts';
 import type { InboundRequest } from './inbound-request.ts';
 import type { ServerMetrics } from './metrics.ts';
-import { SHEDDING_OPTIONS, type LifelineSnapshot, type SheddingOptions } from './options.ts';
+import { ADAPTIVE_SHEDDING_OPTIONS, SHEDDING_OPTIONS, type AdaptiveSheddingOptions, type LifelineSnapshot, type SheddingOptions } from './options.ts';
 import { problem, ProblemCode, problemToResponse } from './problem.ts';
 
 /** @internal The outcome of admission: run now (`undefined`), answer with a refusal, or nothing to do (`null`: the client is gone). */
@@ -13,12 +13,16 @@ export type Admission = StoredResponse | null | undefined;
  * @internal Decides, before any handler work, whether a request runs: refused while the
  * server drains (503, `connection: close`) or when its inbound deadline is already spent
  * (504); shed when the concurrency limit and its queue are full, or when no slot frees up
- * within `queueTimeout` or the request's deadline (503 + Retry-After). The limit is a
- * `@lifeline/bulkhead` Bulkhead on the Lifeline's shared coarse timer: taking a free slot is
- * a counter increment, and a queued request costs no timer of its own.
+ * within `queueTimeout` or the request's deadline (503 + Retry-After). The limit is an
+ * `AdaptiveLimiter` (the default: it follows the latency of the requests it admits) or, with
+ * `maxConcurrent`, a static `Bulkhead`, either on the Lifeline's shared coarse timer: taking a
+ * free slot is a counter increment (and, adaptive, a clock read), and a queued request costs
+ * no timer of its own. A request's slot is held from admission until its response is over; one
+ * that ends past its deadline is released as dropped, which shrinks the adaptive limit.
  */
 export class Gate {
-  readonly #bulkhead: Bulkhead | undefined;
+  readonly #bulkhead: Bulkhead | AdaptiveLimiter | undefined;
+  readonly #adaptive: AdaptiveLimiter | undefined;
   readonly #retryAfterMs: number;
   readonly #metrics: ServerMetrics;
   #refusedDraining = 0;
@@ -33,12 +37,23 @@ export class Gate {
     const shedding = options ?? {};
     checkObject('shedding', shedding);
     checkOptionNames('shedding', shedding, SHEDDING_OPTIONS);
-    this.#bulkhead = new Bulkhead({
-      maxConcurrent: checkInteger('shedding.maxConcurrent', shedding.maxConcurrent ?? 256, 1),
-      maxQueue: checkInteger('shedding.maxQueue', shedding.maxQueue ?? 64, 0),
-      maxQueueWait: checkDuration('shedding.queueTimeout', shedding.queueTimeout ?? 1_000),
-      timer,
-    });
+    const maxQueue = checkInteger('shedding.maxQueue', shedding.maxQueue ?? 64, 0);
+    const maxQueueWait = checkDuration('shedding.queueTimeout', shedding.queueTimeout ?? 1_000);
+    if (shedding.maxConcurrent !== undefined) {
+      if (shedding.adaptive !== undefined) {
+        throw new TypeError(
+          'lifeline: options `shedding.maxConcurrent` (a static limit) and `shedding.adaptive` (an adaptive one) cannot be combined; set one of them',
+        );
+      }
+      this.#bulkhead = new Bulkhead({
+        maxConcurrent: checkInteger('shedding.maxConcurrent', shedding.maxConcurrent, 1),
+        maxQueue,
+        maxQueueWait,
+        timer,
+      });
+    } else {
+      this.#bulkhead = this.#adaptive = adaptiveLimit(shedding.adaptive, maxQueue, maxQueueWait, timer);
+    }
     this.#retryAfterMs = checkDuration('shedding.retryAfterMs', shedding.retryAfterMs ?? 1_000);
   }
 
@@ -92,11 +107,15 @@ export class Gate {
   release(inbound: InboundRequest): void {
     if (!inbound.slot) return;
     inbound.slot = false;
-    this.#bulkhead!.release();
+    const adaptive = this.#adaptive;
+    if (adaptive === undefined) this.#bulkhead!.release();
+    // A response that ended past the request's deadline came too late for its caller.
+    else adaptive.release(inbound.deadline.expired ? 'dropped' : 'success');
   }
 
   snapshot(): Pick<LifelineSnapshot, 'shedding' | 'refused'> {
     const bulkhead = this.#bulkhead?.snapshot();
+    const adaptive = this.#adaptive?.snapshot();
     return {
       shedding:
         bulkhead === undefined
@@ -104,6 +123,7 @@ export class Gate {
           : {
               maxConcurrent: bulkhead.maxConcurrent,
               maxQueue: bulkhead.maxQueue,
+              adaptive: adaptive === undefined ? null : { minLimit: adaptive.minLimit, maxLimit: adaptive.maxLimit, rttMs: adaptive.rttMs, longRttMs: adaptive.longRttMs },
               active: bulkhead.inFlight,
               queued: bulkhead.queued,
               shed: {
@@ -131,4 +151,26 @@ export class Gate {
       problem(503, ProblemCode.OVERLOADED, 'Service Unavailable', detail, { requestId: inbound.requestId, retryAfterMs: this.#retryAfterMs }),
     );
   }
+}
+
+/** The server's adaptive limit, with the server's defaults (see {@link AdaptiveSheddingOptions}). */
+function adaptiveLimit(options: AdaptiveSheddingOptions | undefined, maxQueue: number, maxQueueWait: number, timer: CoarseTimer): AdaptiveLimiter {
+  const adaptive = options ?? {};
+  checkObject('shedding.adaptive', adaptive);
+  checkOptionNames('shedding.adaptive', adaptive, ADAPTIVE_SHEDDING_OPTIONS);
+  const initialLimit = checkInteger('shedding.adaptive.initialLimit', adaptive.initialLimit ?? 100);
+  return new AdaptiveLimiter(
+    {
+      ...adaptive,
+      name: 'shedding',
+      initialLimit,
+      minLimit: adaptive.minLimit ?? Math.min(20, initialLimit),
+      maxLimit: adaptive.maxLimit ?? Math.max(256, initialLimit),
+      minWindowMs: adaptive.minWindowMs ?? 100,
+      maxQueue,
+      maxQueueWait,
+      timer,
+    },
+    'shedding.adaptive',
+  );
 }

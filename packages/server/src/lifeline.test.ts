@@ -10,7 +10,15 @@ describe('createLifeline options', () => {
     expect(lifeline.snapshot()).toEqual({
       state: 'serving',
       requests: { total: 0, inFlight: 0 },
-      shedding: { maxConcurrent: 256, maxQueue: 64, active: 0, queued: 0, shed: { queueFull: 0, queueTimeout: 0, deadline: 0 }, abandoned: 0 },
+      shedding: {
+        maxConcurrent: 100,
+        maxQueue: 64,
+        adaptive: { minLimit: 20, maxLimit: 256, rttMs: 0, longRttMs: 0 },
+        active: 0,
+        queued: 0,
+        shed: { queueFull: 0, queueTimeout: 0, deadline: 0 },
+        abandoned: 0,
+      },
       refused: { shuttingDown: 0, deadlineSpent: 0 },
       ignoredHeaders: {
         'x-request-id': 0,

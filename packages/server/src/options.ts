@@ -8,12 +8,18 @@ import type { ShutdownOptions } from './shutdown.ts';
 /** Options of the inbound concurrency limit (load shedding). */
 export interface SheddingOptions {
   /**
-   * Requests handled at once. Default 256: far above what a healthy Node service holds (at
-   * 50 ms a request that is 5 000 requests/s), low enough that an overloaded one answers 503
-   * at once instead of queueing every socket until all of them time out.
+   * A static limit: requests handled at once. Setting it turns the adaptive limit off (the two
+   * cannot be combined). Without it the limit is adaptive (see `adaptive`).
    */
   maxConcurrent?: number;
-  /** Requests waiting for a slot; beyond it they are shed. 0 sheds at once. Default 64: a burst of a quarter of the limit. */
+  /**
+   * The adaptive limit, the default: a limit that follows the latency of the server's own
+   * requests (`AdaptiveLimiter` from @lifeline/bulkhead, Gradient2). It grows while requests
+   * take as long as they usually do and shrinks when they take longer because more of them
+   * run at once, and after windows in which a request outlived its deadline.
+   */
+  adaptive?: AdaptiveSheddingOptions;
+  /** Requests waiting for a slot; beyond it they are shed. 0 sheds at once. Default 64. */
   maxQueue?: number;
   /** Longest wait for a slot, ms; the request's own deadline may cut it shorter. Default 1 000. */
   queueTimeout?: number;
@@ -22,7 +28,45 @@ export interface SheddingOptions {
 }
 
 /** @internal The names {@link SheddingOptions} allows. */
-export const SHEDDING_OPTIONS = optionNames<SheddingOptions>({ maxConcurrent: true, maxQueue: true, queueTimeout: true, retryAfterMs: true });
+export const SHEDDING_OPTIONS = optionNames<SheddingOptions>({ maxConcurrent: true, adaptive: true, maxQueue: true, queueTimeout: true, retryAfterMs: true });
+
+/**
+ * Tuning of the server's adaptive concurrency limit. The server's defaults differ from an
+ * `AdaptiveLimiter`'s where a server needs it: it starts at 100 so that a server that has
+ * measured nothing yet admits a burst, its ceiling is 256 (the static limit's old default),
+ * and its windows last at least 100 ms so that overload shrinks the limit within a second or
+ * two.
+ */
+export interface AdaptiveSheddingOptions {
+  /** The limit before anything is measured. Default 100. */
+  initialLimit?: number;
+  /** The lowest the limit goes. Default 20, or `initialLimit` when that is lower. */
+  minLimit?: number;
+  /** The highest the limit goes. Default 256, or `initialLimit` when that is higher. */
+  maxLimit?: number;
+  /** How much of each new estimate the limit takes, in (0, 1]. Default 0.2. */
+  smoothing?: number;
+  /** How far latency may rise over its long-term average before the limit shrinks (≥ 1). Default 1.5. */
+  rttTolerance?: number;
+  /** Samples (one per window) in the long-term latency average. Default 600. */
+  longWindow?: number;
+  /** The shortest window, ms (a window also holds at least `max(10, limit)` requests). Default 100. */
+  minWindowMs?: number;
+  /** What the limit is multiplied by after a window in which a request outlived its deadline, in (0, 1). Default 0.9. */
+  backoffRatio?: number;
+}
+
+/** @internal The names {@link AdaptiveSheddingOptions} allows. */
+export const ADAPTIVE_SHEDDING_OPTIONS = optionNames<AdaptiveSheddingOptions>({
+  initialLimit: true,
+  minLimit: true,
+  maxLimit: true,
+  smoothing: true,
+  rttTolerance: true,
+  longWindow: true,
+  minWindowMs: true,
+  backoffRatio: true,
+});
 
 /** Defaults for the routes that opt into Idempotency-Key handling. */
 export interface IdempotencyDefaults {
@@ -97,8 +141,18 @@ export interface LifelineSnapshot {
   };
   /** The concurrency limit, or `null` when shedding is off. */
   shedding: {
+    /** Requests handled at once: the static limit, or the adaptive limit's current value. */
     maxConcurrent: number;
     maxQueue: number;
+    /** The adaptive limit's bounds and the latencies it follows, or `null` for a static limit. */
+    adaptive: {
+      minLimit: number;
+      maxLimit: number;
+      /** Mean time a request held its slot over the last window, ms (0 before the first). */
+      rttMs: number;
+      /** The long-term average of those: the latency the limit treats as normal, ms. */
+      longRttMs: number;
+    } | null;
     /** Requests holding a slot. */
     active: number;
     /** Requests waiting for one. */
