@@ -1,5 +1,5 @@
 import { checkDuration, optionNames, type Clock, type Deadline, type Logger } from '@lifeline/core';
-import type { Breaker, CircuitBreakerOptions } from '@lifeline/breaker';
+import type { AdaptiveThrottle, AdaptiveThrottleOptions, Breaker, CircuitBreakerOptions } from '@lifeline/breaker';
 import type { BulkheadOptions, Limiter } from '@lifeline/bulkhead';
 import type { Discovery } from '@lifeline/discovery';
 import type { RetryPolicy, RetryPolicyOptions } from '@lifeline/retry';
@@ -54,6 +54,21 @@ export interface LifelineOptions extends TelemetryOptions {
    */
   breaker?: Breaker | CircuitBreakerOptions | false;
   /**
+   * Client-side adaptive throttling (Google SRE, "Handling Overload"), or `false`. On by
+   * default: over the last `windowMs` (10 000) the client counts the attempts it made
+   * (`requests`, those it rejected itself included) and those the dependency accepted
+   * (`accepts`), and rejects a new attempt locally, before the breaker or the endpoint pick,
+   * with probability `max(0, (requests − k × accepts) / (requests + 1))`, `k` = 2 — never
+   * while fewer than `minRequests` (20) were made in the window. A rejected attempt fails at
+   * once with `THROTTLED` (not retried; a response an earlier attempt got wins over it).
+   * Accepted: any response but 429, 502, 503 and 504 (a 500 is work the dependency took);
+   * not accepted: those four, and a failure before a response (refused, reset, timed out).
+   * With discovery the throttle is the service's, shared by its endpoints; an interceptor
+   * that serves any origin has none unless given one. An `AdaptiveThrottle` of your own is
+   * used as it is (to share one between clients of the same dependency).
+   */
+  throttle?: AdaptiveThrottle | Pick<AdaptiveThrottleOptions, 'k' | 'windowMs' | 'minRequests' | 'buckets'> | false;
+  /**
    * The limiter around whole calls to this dependency: any `Limiter` (a `Bulkhead`, a
    * `FleetBulkhead` shared by a fleet over Redis), a local bulkhead's options, or `false`.
    * Default: a bulkhead of 100 in flight, 200 waiting, a wait bounded by the call's deadline.
@@ -99,12 +114,16 @@ const PIPELINE_NAMES = {
   retry: true,
   breaker: true,
   bulkhead: true,
+  throttle: true,
   headers: true,
   logger: true,
   clock: true,
   tracerProvider: true,
   meterProvider: true,
 } as const;
+
+/** @internal The names the `throttle` option accepts. */
+export const THROTTLE_NAMES = optionNames<Exclude<LifelineOptions['throttle'], AdaptiveThrottle | false | undefined>>({ k: true, windowMs: true, minRequests: true, buckets: true });
 
 /** @internal The names each face accepts, for the did-you-mean message. */
 export const OPTION_NAMES = {

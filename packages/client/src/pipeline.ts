@@ -1,4 +1,4 @@
-import type { Breaker, BreakerGroup, BreakerSnapshot } from '@lifeline/breaker';
+import type { AdaptiveThrottle, AdaptiveThrottleSnapshot, Breaker, BreakerGroup, BreakerSnapshot } from '@lifeline/breaker';
 import type { BulkheadSnapshot, Limiter, LimiterSnapshot } from '@lifeline/bulkhead';
 import { CoarseTimer, type Disposable } from '@lifeline/core';
 import type { PoolSnapshot, ServicePool } from '@lifeline/discovery';
@@ -24,11 +24,13 @@ export interface ClientSnapshot {
   /** The limiter's: a `Bulkhead`'s has its queue limit and rejections too. */
   bulkhead: (LimiterSnapshot & Partial<Omit<BulkheadSnapshot, keyof LimiterSnapshot>>) | undefined;
   pool: PoolSnapshot | undefined;
+  /** Client-side adaptive throttling: requests and accepts over its window, and the probability the next attempt is rejected locally. */
+  throttle: AdaptiveThrottleSnapshot | undefined;
 }
 
 /** The composed undici interceptor {@link lifeline} returns, with its state for a dashboard. */
 export interface LifelineInterceptor extends Dispatcher.DispatcherComposeInterceptor {
-  /** Calls in flight, the retry budget, the breaker, the limiter and the endpoints, as plain JSON. */
+  /** Calls in flight, the retry budget, the breaker, the limiter, the endpoints and the throttle, as plain JSON. */
   snapshot(): ClientSnapshot;
 }
 
@@ -36,7 +38,7 @@ export interface LifelineInterceptor extends Dispatcher.DispatcherComposeInterce
  * The one outgoing pipeline, built once from resolved options: the parts every call goes
  * through (limiter, retry policy, breaker or discovered endpoints, telemetry, the coarse
  * deadline timer) and the chain of undici interceptors over them, in a fixed order —
- * call → limiter → retry → route → attempt — each a small factory handing the work to a
+ * call → limiter → retry → route (throttle, then breaker or endpoint) → attempt — each a small factory handing the work to a
  * handler class. The call stage makes each call's state once ({@link CallHandler}); it
  * travels down in the dispatch options. The client facade and the fetch dispatcher both
  * run on this one chain.
@@ -50,6 +52,7 @@ export class Pipeline {
   readonly breakers: BreakerGroup | undefined;
   readonly limiter: Limiter | undefined;
   readonly pool: ServicePool | undefined;
+  readonly throttle: AdaptiveThrottle | undefined;
   readonly settings: CallSettings;
   readonly interceptor: LifelineInterceptor;
   readonly #timer: CoarseTimer;
@@ -74,12 +77,13 @@ export class Pipeline {
     this.breaker = resolved.breaker;
     this.breakers = resolved.breakers;
     this.limiter = resolved.limiter;
+    this.throttle = resolved.throttle;
     this.#ownsLimiter = ownsLimiter;
     const service = resolved.service;
     this.pool = service === undefined ? undefined : resolved.discovery!.pool(service);
     this.#timer = new CoarseTimer({ clock: resolved.clock });
     this.#telemetry = new Telemetry(this.name, resolved.telemetry);
-    this.#telemetry.observe({ breaker: this.breaker, bulkhead: this.limiter, pool: this.pool });
+    this.#telemetry.observe({ breaker: this.breaker, bulkhead: this.limiter, pool: this.pool, throttle: this.throttle });
     // Every sleeping retry listens to this one signal; there can be many at once.
     setMaxListeners(0, this.#closer.signal);
     const headers = resolved.headers;
@@ -118,8 +122,9 @@ export class Pipeline {
       );
     }
     const settings = this.settings;
+    const throttle = this.throttle;
     const below = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
-      limiterStage(settings.limiter)(retryStage(settings)(routeStage(settings)(attemptStage(settings)(dispatch))));
+      limiterStage(settings.limiter)(retryStage(settings)(routeStage(settings, throttle)(attemptStage(settings)(dispatch))));
     const chain = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch => {
       const next = below(dispatch);
       return (opts, handler) => this.#call(next, opts, handler);
@@ -140,6 +145,7 @@ export class Pipeline {
       breaker: this.breaker?.snapshot(),
       bulkhead: this.limiter?.snapshot(),
       pool: this.pool?.snapshot(),
+      throttle: this.throttle?.snapshot(),
     };
   }
 

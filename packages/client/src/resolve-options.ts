@@ -1,11 +1,11 @@
-import { BreakerGroup, CircuitBreaker, isBreaker, type Breaker, type CircuitBreakerOptions } from '@lifeline/breaker';
+import { AdaptiveThrottle, BreakerGroup, CircuitBreaker, isBreaker, type Breaker, type CircuitBreakerOptions } from '@lifeline/breaker';
 import { Bulkhead, isLimiter, type BulkheadOptions, type Limiter } from '@lifeline/bulkhead';
 import { checkDuration, checkInteger, checkObject, checkOptionNames, checkString, systemClock, type Clock, type Logger } from '@lifeline/core';
 import type { Discovery } from '@lifeline/discovery';
 import { RetryPolicy, type RetryPolicyOptions } from '@lifeline/retry';
 import type { Dispatcher } from 'undici';
 import { BAD_HEADER_VALUE, HEADER_NAME } from './header-check.ts';
-import { OPTION_NAMES, type ClientOptions } from './options.ts';
+import { OPTION_NAMES, THROTTLE_NAMES, type ClientOptions } from './options.ts';
 import type { TelemetryOptions } from './telemetry.ts';
 
 /** Which face is being configured: they share every pipeline option and differ in a few of their own. @internal */
@@ -28,6 +28,8 @@ export interface ResolvedOptions {
   /** A breaker per origin, for an interceptor that serves any origin. */
   breakers: BreakerGroup | undefined;
   limiter: Limiter | undefined;
+  /** Client-side adaptive throttling, one for the dependency; undefined when off. */
+  throttle: AdaptiveThrottle | undefined;
   headers: Record<string, string>;
   logger: Logger | undefined;
   clock: Clock;
@@ -119,6 +121,21 @@ function resolveLimiter(options: ClientOptions): Limiter | undefined {
   });
 }
 
+/**
+ * The dependency's throttle from the `throttle` option (on by default). An interceptor that
+ * serves any origin has none: one overloaded host must not throttle the others.
+ */
+function resolveThrottle(options: ClientOptions, name: string, anyOrigin: boolean): AdaptiveThrottle | undefined {
+  const option = options.throttle;
+  if (option === false) return undefined;
+  if (option instanceof AdaptiveThrottle) return option;
+  const settings = checkObject('throttle', option);
+  checkOptionNames('throttle', settings, THROTTLE_NAMES);
+  // Built either way, so that a bad value is refused whatever the face.
+  const throttle = new AdaptiveThrottle({ ...settings, name, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  return anyOrigin ? undefined : throttle;
+}
+
 function resolveHeaders(option: Record<string, string> | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(checkObject('headers', option) ?? {})) {
@@ -158,6 +175,7 @@ export function resolveOptions(options: ClientOptions, face: Face): ResolvedOpti
     retry: resolveRetry(options.retry),
     ...resolveBreaker(options, name, attemptTimeout, anyOrigin),
     limiter: resolveLimiter(options),
+    throttle: resolveThrottle(options, name, anyOrigin),
     headers: resolveHeaders(options.headers),
     logger: options.logger,
     clock: options.clock ?? systemClock,

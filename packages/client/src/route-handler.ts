@@ -1,4 +1,4 @@
-import type { Breaker } from '@lifeline/breaker';
+import type { AdaptiveThrottle, Breaker } from '@lifeline/breaker';
 import { HttpStatusError, isLifelineError, withoutStack } from '@lifeline/core';
 import type { Endpoint } from '@lifeline/discovery';
 import type { Dispatcher } from 'undici';
@@ -8,7 +8,9 @@ import { refusedChannel, type RefusedMessage } from './diagnostics.ts';
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
- * Where one attempt goes and what it teaches: with discovery, an endpoint picked by the
+ * Where one attempt goes and what it teaches. First the dependency's adaptive throttle: a
+ * rejected attempt fails at once with `THROTTLED`, before the breaker or the pool is asked.
+ * Then, with discovery, an endpoint picked by the
  * balancer (never one this call already failed on while another can take it), its origin
  * put on the request; else the request's origin through the dependency's breaker (or the
  * origin's own, for an interceptor that serves any origin). An open breaker or an empty
@@ -17,12 +19,21 @@ type Headers = Record<string, string | string[] | undefined>;
  * them — goes back to the breaker and the balancer; an attempt the caller abandoned says
  * nothing about the dependency and is cancelled.
  *
+ * The throttle learns from every attempt that was sent and not cancelled (one refused by the
+ * breaker or the pool was not sent, and says nothing of what the dependency accepts). It
+ * counts as accepted any response but 429, 502, 503 and 504: those are the dependency, or a
+ * proxy in front of it, refusing the work for overload or unavailability, and so is a
+ * failure before any response (refused, reset, no headers in time). A 500 is accepted: the
+ * dependency took the request and processed it, and throttling on it would turn one failing
+ * route into local rejection of every call; the breaker is what answers errors.
+ *
  * Callbacks pass through unchanged, with the attempt's own controller.
  *
  * @internal
  */
 export class RouteHandler implements Dispatcher.DispatchHandler {
   readonly #settings: CallSettings;
+  readonly #throttle: AdaptiveThrottle | undefined;
   readonly #upstream: Dispatcher.DispatchHandler;
   readonly #call: CallState;
   #breaker: Breaker | undefined;
@@ -32,8 +43,9 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
   #open = false;
   #startedAt = 0;
 
-  constructor(settings: CallSettings, call: CallState, upstream: Dispatcher.DispatchHandler) {
+  constructor(settings: CallSettings, throttle: AdaptiveThrottle | undefined, call: CallState, upstream: Dispatcher.DispatchHandler) {
     this.#settings = settings;
+    this.#throttle = throttle;
     this.#call = call;
     this.#upstream = upstream;
   }
@@ -41,6 +53,9 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
   start(dispatch: Dispatcher.Dispatch, options: StageOptions): void {
     const settings = this.#settings;
     const call = options[CALL];
+    const throttle = this.#throttle;
+    // Not retryable: a retry would meet the same throttle. An earlier attempt's response wins over it.
+    if (throttle !== undefined && !throttle.tryAcquire()) return this.#refuse(throttle.rejection());
     const pool = settings.pool;
     let routed = options;
     if (pool !== undefined) {
@@ -97,7 +112,7 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     this.#upstream.onResponseError?.(controller as Dispatcher.DispatchController, error);
   }
 
-  /** Nothing is sent: the refusal is an event on the call's span and the attempt's failure. */
+  /** Nothing is sent: the refusal is an event on the call's span (a throttled one is counted) and the attempt's failure. */
   #refuse(error: Error): void {
     this.#settings.telemetry.refused(this.#call.trace.span, error);
     if (refusedChannel.hasSubscribers) {
@@ -115,6 +130,7 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     // An abandoned attempt, or one never sent (a header undici refused), says nothing about the dependency.
     const cancelled =
       error !== undefined && (isLifelineError(error, 'ABORTED') || isLifelineError(error, 'INVALID_HEADER') || error === this.#call.abortReason);
+    if (!cancelled) this.#throttle?.record(error === undefined && status !== 429 && status !== 502 && status !== 503 && status !== 504);
     const failure = error ?? (status < 500 ? undefined : withoutStack(() => new HttpStatusError(status, {}, '', { service: this.#call.service })));
     const ticket = this.#ticket;
     const endpoint = this.#endpoint;

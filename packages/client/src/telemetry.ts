@@ -1,4 +1,4 @@
-import type { Breaker, BreakerState } from '@lifeline/breaker';
+import type { AdaptiveThrottle, Breaker, BreakerState } from '@lifeline/breaker';
 import type { Limiter } from '@lifeline/bulkhead';
 import { isLifelineError, type Disposable } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
@@ -41,6 +41,7 @@ export interface ObservedParts {
   breaker: Breaker | undefined;
   bulkhead: Limiter | undefined;
   pool: ServicePool | undefined;
+  throttle?: AdaptiveThrottle | undefined;
 }
 
 // Semantic-convention attribute names (stable HTTP client conventions).
@@ -206,11 +207,16 @@ export class Telemetry {
     }
   }
 
-  /** An attempt was refused before it was sent (open breaker, no endpoint): an event on the call's span. */
+  /**
+   * An attempt was refused before it was sent (throttled, open breaker, no endpoint): an event
+   * on the call's span; a throttled one is counted (`lifeline.client.throttled`).
+   */
   refused(span: Span | undefined, error: unknown): void {
-    if (span?.isRecording() !== true) return;
     const code = isLifelineError(error) ? error.code : '_OTHER';
-    span.addEvent(code === 'CIRCUIT_OPEN' ? 'lifeline.breaker.rejected' : 'lifeline.endpoint.unavailable', { [ERROR_TYPE]: code });
+    if (code === 'THROTTLED') this.#instruments?.throttled.add(1, { [SERVICE]: this.service });
+    if (span?.isRecording() !== true) return;
+    const event = code === 'CIRCUIT_OPEN' ? 'lifeline.breaker.rejected' : code === 'THROTTLED' ? 'lifeline.throttle.rejected' : 'lifeline.endpoint.unavailable';
+    span.addEvent(event, { [ERROR_TYPE]: code });
   }
 
   /** The attempt's endpoint was ejected by its outcome: an event on the call's span. */
@@ -226,7 +232,7 @@ export class Telemetry {
     const instruments = this.#instruments;
     if (instruments === undefined) return;
     const meter = this.#meter;
-    const { breaker, bulkhead, pool } = parts;
+    const { breaker, bulkhead, pool, throttle } = parts;
     const service = { [SERVICE]: this.service };
     const observables: Observable[] = [];
     const breakerState = meter.createObservableGauge('lifeline.breaker.state', {
@@ -238,13 +244,18 @@ export class Telemetry {
     const ejected = meter.createObservableUpDownCounter('lifeline.endpoints.ejected', { description: 'Endpoints ejected as outliers.', unit: '{endpoint}' });
     if (breaker !== undefined || pool !== undefined) observables.push(breakerState);
     if (bulkhead !== undefined) observables.push(inFlight, queued);
+    const rejection = meter.createObservableGauge('lifeline.throttle.rejection_probability', {
+      description: 'The probability client-side adaptive throttling rejects the next attempt locally, 0–1.',
+    });
     if (pool !== undefined) observables.push(healthy, ejected);
+    if (throttle !== undefined) observables.push(rejection);
     const callback: BatchObservableCallback = (result) => {
       if (breaker !== undefined) result.observe(breakerState, BREAKER_STATES[breaker.state], service);
       if (bulkhead !== undefined) {
         result.observe(inFlight, bulkhead.inFlight, service);
         result.observe(queued, bulkhead.queued, service);
       }
+      if (throttle !== undefined) result.observe(rejection, throttle.rejectionProbability, service);
       if (pool !== undefined) {
         const snapshot = pool.snapshot();
         result.observe(healthy, snapshot.healthy, service);
@@ -280,6 +291,7 @@ interface Instruments {
   retries: Counter;
   budgetExhausted: Counter;
   bulkheadRejected: Counter;
+  throttled: Counter;
 }
 
 function createInstruments(meter: Meter): Instruments {
@@ -296,5 +308,9 @@ function createInstruments(meter: Meter): Instruments {
       unit: '{retry}',
     }),
     bulkheadRejected: meter.createCounter('lifeline.bulkhead.rejected', { description: 'Calls the bulkhead turned away.', unit: '{call}' }),
+    throttled: meter.createCounter('lifeline.client.throttled', {
+      description: 'Attempts rejected locally by client-side adaptive throttling, never sent.',
+      unit: '{attempt}',
+    }),
   };
 }
