@@ -7,6 +7,7 @@ export type IgnoredHeader =
   | 'grpc-timeout'
   | 'x-envoy-expected-rq-timeout-ms'
   | 'x-request-attempt'
+  | 'x-request-priority'
   | 'traceparent';
 
 /**
@@ -21,6 +22,7 @@ export class IgnoredHeaders {
     'grpc-timeout': 0,
     'x-envoy-expected-rq-timeout-ms': 0,
     'x-request-attempt': 0,
+    'x-request-priority': 0,
     traceparent: 0,
   };
   readonly #logger: Logger | undefined;

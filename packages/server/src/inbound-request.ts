@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LifelineError, withoutStack, type CoarseTimer, type Deadline, type TimerTask } from '@lifeline/core';
+import { LifelineError, withoutStack, type CoarseTimer, type Deadline, type Priority, type TimerTask } from '@lifeline/core';
 import { startTrace, type RequestContext } from '@lifeline/trace';
 import type { Context, Span } from '@opentelemetry/api';
 
@@ -46,6 +46,8 @@ export class InboundRequest implements RequestContext, TimerTask {
   routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   /** @internal The request's claim on an Idempotency-Key, failed when the handler throws. */
   claim: { fail(): void } | undefined;
+  /** How much the request matters under overload (`x-request-priority`), when the caller sent a valid one. */
+  priority: Priority | undefined = undefined;
   /** @internal Whether the request arrived with no time left (an inbound deadline of 0). */
   arrivedSpent = false;
   /** @internal Whether the request holds a concurrency slot. */

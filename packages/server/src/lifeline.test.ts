@@ -26,6 +26,7 @@ describe('createLifeline options', () => {
         'grpc-timeout': 0,
         'x-envoy-expected-rq-timeout-ms': 0,
         'x-request-attempt': 0,
+        'x-request-priority': 0,
         traceparent: 0,
       },
       idempotency: { executed: 0, replayed: 0, inFlight: 0, mismatched: 0, missingKey: 0, invalidKey: 0, released: 0, storeErrors: 0 },

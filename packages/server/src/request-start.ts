@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Deadline, type CoarseTimer } from '@lifeline/core';
+import { Deadline, type CoarseTimer, type Priority } from '@lifeline/core';
 import {
   ENVOY_TIMEOUT,
   extractContext,
@@ -7,8 +7,10 @@ import {
   newRequestId,
   parseDeadlineHeaders,
   readAttempt,
+  readPriority,
   readRequestId,
   REQUEST_ATTEMPT,
+  REQUEST_PRIORITY,
   REQUEST_ID,
   REQUEST_TIMEOUT,
   registeredTracer,
@@ -60,6 +62,12 @@ export class RequestStart {
       attempt = readAttempt(rawAttempt);
       if (attempt === undefined) this.#ignored.add('x-request-attempt', requestId);
     }
+    const rawPriority = headers[REQUEST_PRIORITY];
+    let priority: Priority | undefined;
+    if (rawPriority !== undefined) {
+      priority = readPriority(rawPriority);
+      if (priority === undefined) this.#ignored.add('x-request-priority', requestId);
+    }
 
     // The request's trace context. A span is already active when @opentelemetry/instrumentation-http
     // made one from the same headers: its context is the request's, extracting again would fork the trace.
@@ -88,6 +96,7 @@ export class RequestStart {
     const inbound = new InboundRequest(this.#timer, requestId, Deadline.after(ms), attempt, ctx, startsTrace, span, route);
     // Known now, without reading the clock again at admission.
     if (ms <= 0) inbound.arrivedSpent = true;
+    if (priority !== undefined) inbound.priority = priority;
     return inbound;
   }
 }

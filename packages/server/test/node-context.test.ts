@@ -32,6 +32,7 @@ async function contextServer(options: LifelineOptions = {}): Promise<{ url: stri
           requestId: ctx.requestId,
           remaining: ctx.deadline!.remaining(),
           attempt: ctx.attempt ?? null,
+          priority: ctx.priority ?? null,
           sameAfterAwait: current === ctx,
           traceId: span?.traceId ?? null,
           traceFlags: span?.traceFlags ?? null,
@@ -70,7 +71,7 @@ describe('request context over node:http', () => {
     expect(none.remaining).toBeGreaterThan(1_000);
   });
 
-  it('ignores malformed deadline, request id, attempt and traceparent headers, and counts them', async () => {
+  it('ignores malformed deadline, request id, attempt, priority and traceparent headers, and counts them', async () => {
     const { url, lifeline } = await contextServer({ timeout: 2_000 });
     const reply = await send(url, {
       headers: {
@@ -78,6 +79,7 @@ describe('request context over node:http', () => {
         'grpc-timeout': '1X',
         'x-request-id': 'has space',
         'x-request-attempt': '0',
+        'x-request-priority': 'urgent',
         traceparent: '00-zzzz-b7ad6b7169203331-01',
       },
     });
@@ -96,6 +98,7 @@ describe('request context over node:http', () => {
       'grpc-timeout': 1,
       'x-envoy-expected-rq-timeout-ms': 0,
       'x-request-attempt': 1,
+      'x-request-priority': 1,
       traceparent: 1,
     });
   });
@@ -108,10 +111,12 @@ describe('request context over node:http', () => {
     expect(lines.filter((line) => line.includes('x-request-attempt'))).toHaveLength(1);
   });
 
-  it('reads the attempt number, the inbound trace and baggage, and keeps the context across awaits', async () => {
+  it('reads the attempt number, the priority, the inbound trace and baggage, and keeps the context across awaits', async () => {
     const { url } = await contextServer();
-    const body = JSON.parse((await send(url, { headers: { 'x-request-attempt': '3', traceparent: TRACEPARENT, baggage: 'tenant=acme' } })).body);
-    expect(body).toMatchObject({ attempt: 3, sameAfterAwait: true, traceId: TRACE_ID, baggage: 'acme' });
+    const headers = { 'x-request-attempt': '3', 'x-request-priority': 'Critical', traceparent: TRACEPARENT, baggage: 'tenant=acme' };
+    const body = JSON.parse((await send(url, { headers })).body);
+    expect(body).toMatchObject({ attempt: 3, priority: 'critical', sameAfterAwait: true, traceId: TRACE_ID, baggage: 'acme' });
+    expect(JSON.parse((await send(url)).body).priority).toBeNull();
   });
 
   it('starts a new trace for a request that brings none, with no SDK: a new trace id each time, the random flag, not sampled', async () => {

@@ -4,6 +4,8 @@ export const REQUEST_ID = 'x-request-id';
 export const REQUEST_TIMEOUT = 'x-request-timeout-ms';
 /** `x-request-attempt`: 1-based attempt number of the outgoing call. */
 export const REQUEST_ATTEMPT = 'x-request-attempt';
+/** `x-request-priority`: how much the request matters under overload: `critical`, `normal` or `sheddable`. */
+export const REQUEST_PRIORITY = 'x-request-priority';
 /** `grpc-timeout`: gRPC deadline (1-8 digits and a unit among H, M, S, m, u, n). */
 export const GRPC_TIMEOUT = 'grpc-timeout';
 /** `x-envoy-expected-rq-timeout-ms`: the timeout Envoy applies to this request, in milliseconds. */

@@ -2,6 +2,7 @@ export {
   REQUEST_ID,
   REQUEST_TIMEOUT,
   REQUEST_ATTEMPT,
+  REQUEST_PRIORITY,
   GRPC_TIMEOUT,
   ENVOY_TIMEOUT,
   TRACEPARENT,
@@ -17,7 +18,7 @@ export {
   parseGrpcTimeout,
   formatDeadlineHeader,
 } from './deadline-header.ts';
-export { MAX_REQUEST_ID_LENGTH, MAX_ATTEMPT, readRequestId, newRequestId, readAttempt } from './request-id.ts';
+export { MAX_REQUEST_ID_LENGTH, MAX_ATTEMPT, readRequestId, newRequestId, readAttempt, readPriority } from './request-id.ts';
 export {
   MAX_BAGGAGE_ENTRIES,
   MAX_BAGGAGE_BYTES,

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, createContextKey, type Context, type ContextManager, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import type { Deadline } from '@lifeline/core';
+import type { Deadline, Priority } from '@lifeline/core';
 
 /**
  * Something told when a request is cancelled.
@@ -29,6 +29,8 @@ export interface RequestContext {
   readonly signal: AbortSignal | undefined;
   /** The caller's attempt number (`x-request-attempt`), when it sent a valid one. */
   readonly attempt: number | undefined;
+  /** How much the request matters under overload (`x-request-priority`), when the caller sent a valid one. */
+  readonly priority?: Priority | undefined;
   /**
    * The OpenTelemetry context of the request: the inbound trace context and baggage, and the
    * server span when an SDK records one. Outgoing calls take it as their parent even when no

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_REQUEST_ID_LENGTH, newRequestId, readAttempt, readRequestId } from './request-id.ts';
+import { MAX_REQUEST_ID_LENGTH, newRequestId, readAttempt, readPriority, readRequestId } from './request-id.ts';
 
 describe('readRequestId', () => {
   it('accepts 1..128 visible ASCII characters without spaces, quotes, commas or backslashes', () => {
@@ -73,5 +73,20 @@ describe('readAttempt', () => {
     }
     expect(readAttempt(['2', '3'])).toBeUndefined();
     expect(readAttempt(undefined)).toBeUndefined();
+  });
+});
+
+describe('readPriority', () => {
+  it.each([
+    ['critical', 'critical'],
+    ['Normal', 'normal'],
+    [' sheddable ', 'sheddable'],
+    [['critical'], 'critical'],
+  ])('reads %j as %s', (value, expected) => {
+    expect(readPriority(value)).toBe(expected);
+  });
+
+  it.each([[undefined], [''], ['urgent'], ['critical, normal'], [['critical', 'normal']], ['1']])('ignores %j', (value) => {
+    expect(readPriority(value)).toBeUndefined();
   });
 });

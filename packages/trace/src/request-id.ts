@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Priority } from '@lifeline/core';
 import { soleValue } from './headers.ts';
 
 /** Longest accepted request id. */
@@ -74,4 +75,18 @@ export function readAttempt(value: string | string[] | undefined): number | unde
   if (text === undefined || !ATTEMPT_PATTERN.test(text)) return undefined;
   const attempt = Number(text);
   return attempt <= MAX_ATTEMPT ? attempt : undefined;
+}
+
+/**
+ * Validates an inbound `x-request-priority`: `critical`, `normal` or `sheddable` (any case,
+ * surrounding whitespace ignored). Anything else, or several values, returns `undefined`.
+ * Never throws.
+ *
+ * @example
+ * readPriority('critical'); // 'critical'
+ * readPriority('urgent'); // undefined
+ */
+export function readPriority(value: string | string[] | undefined): Priority | undefined {
+  const text = single(value)?.toLowerCase();
+  return text === 'critical' || text === 'normal' || text === 'sheddable' ? text : undefined;
 }
