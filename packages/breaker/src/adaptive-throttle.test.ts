@@ -125,6 +125,15 @@ describe('AdaptiveThrottle', () => {
     expect(recoveredAt).toBeGreaterThan(0); // within the 10 windows the loop allows
   });
 
+  it('after a quiet spell longer than the window, old failures reject nothing', () => {
+    const { throttle, clock } = make({ windowMs: 1_000, random: () => 0 }); // rejects whenever the probability is above 0
+    for (let i = 0; i < 50; i++) throttle.record(false);
+    expect(throttle.tryAcquire()).toBe(false);
+    clock.advance(1_000);
+    expect(throttle.tryAcquire()).toBe(true);
+    expect(throttle.snapshot()).toMatchObject({ requests: 0, rejectionProbability: 0 });
+  });
+
   it('rejection() is THROTTLED, not retryable, with the time until the window moves and no stack', () => {
     const { throttle, clock } = make({ windowMs: 10_000, buckets: 10 });
     clock.advance(250);
