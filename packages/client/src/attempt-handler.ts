@@ -1,5 +1,5 @@
 import { isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
-import { formatDeadlineHeader } from '@lifeline/trace';
+import { formatDeadlineHeader, REQUEST_PRIORITY } from '@lifeline/trace';
 import { trace, type Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { attemptHeaders, ownAttemptHeaders } from './attempt-headers.ts';
@@ -78,6 +78,7 @@ export class AttemptHandler extends StageHandler implements TimerTask {
     // call stage's copy of a fetch / undici.request caller's, or the route stage's copy per
     // attempt — and undici reads them when the attempt is dispatched: the attempt's headers,
     // made from the call's, go in them, so no copy of the options is made per attempt.
+    if (call.sendsPriority) tracing = { ...tracing, [REQUEST_PRIORITY]: call.priority! };
     options.headers = call.own
       ? ownAttemptHeaders(call.callHeaders as Headers, number, timeout, tracing)
       : attemptHeaders(call.callHeaders, number, timeout, tracing, settings.headers);

@@ -1,6 +1,6 @@
-import { abortError, Deadline, isLifelineError, LifelineError, withoutStack, type TimerTask } from '@lifeline/core';
+import { abortError, Deadline, isLifelineError, LifelineError, withoutStack, type Priority, type TimerTask } from '@lifeline/core';
 import type { Endpoint } from '@lifeline/discovery';
-import { currentRequestContext, newRequestId, parentContext, REQUEST_ID, type RequestContext, type RequestWatcher } from '@lifeline/trace';
+import { currentRequestContext, newRequestId, parentContext, readPriority, REQUEST_ID, REQUEST_PRIORITY, type RequestContext, type RequestWatcher } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type LifelineDispatchOptions, type StageOptions } from './call-settings.ts';
 import { readCallHeaders } from './call-headers.ts';
@@ -53,6 +53,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
   readonly attemptTimeout: number;
   readonly own: boolean;
   readonly callHeaders: Dispatcher.DispatchOptions['headers'];
+  readonly priority: Priority | undefined;
+  readonly sendsPriority: boolean;
   readonly trace: CallTrace;
   /**
    * The caller's own signal, or the inbound request's when that request cannot be watched
@@ -94,6 +96,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
     let inbound: RequestContext | undefined;
     let requestId: string | undefined;
     let contentLength: string | undefined;
+    let priority: Priority | undefined;
+    let priorityGiven = false;
     this.replayable = isReplayable(options.body);
     if (given !== undefined) {
       inbound = given.inbound;
@@ -108,6 +112,11 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       const id = headers[REQUEST_ID];
       if (typeof id === 'string') requestId = id;
       if (!this.replayable) contentLength = firstValue(headers['content-length']);
+      const ownPriority = headers[REQUEST_PRIORITY];
+      if (ownPriority !== undefined) {
+        priorityGiven = true;
+        priority = readPriority(ownPriority);
+      }
     } else {
       // fetch() or undici.request(): the pipeline's defaults, inside the request being handled.
       inbound = currentRequestContext();
@@ -119,11 +128,18 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       this.idempotent = found.idempotencyKey !== undefined || isIdempotentMethod(options.method);
       requestId = found.requestId;
       contentLength = found.contentLength;
+      if (found.priority !== undefined) {
+        priorityGiven = true;
+        priority = readPriority(found.priority);
+      }
       this.attemptTimeout = settings.attemptTimeout;
       this.own = false;
     }
     this.#watched = inbound?.watch === undefined ? undefined : inbound;
     this.callHeaders = options.headers;
+    // The priority goes on like the deadline: the inbound request's, unless the call has its own.
+    this.sendsPriority = !priorityGiven && inbound?.priority !== undefined;
+    this.priority = priorityGiven ? priority : inbound?.priority;
     // A body fetch() made from a string, bytes, a Blob, a form: read once, so a retry can send it again.
     this.#replayLength = this.idempotent && !this.replayable && settings.retry.maxAttempts > 1 ? replayableLength(options.body, contentLength) : -1;
     this.#startedAt = settings.clock.now();

@@ -1,11 +1,12 @@
-import { REQUEST_ID } from '@lifeline/trace';
+import { REQUEST_ID, REQUEST_PRIORITY } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { firstValue, isHeaderName } from './header-value.ts';
 
 const IDEMPOTENCY_KEY = 'idempotency-key';
 const CONTENT_LENGTH = 'content-length';
-// Three different lengths: a name's length says which of the three it can be.
+// Four different lengths: a name's length says which of the four it can be.
 const REQUEST_ID_LENGTH = REQUEST_ID.length;
+const REQUEST_PRIORITY_LENGTH = REQUEST_PRIORITY.length;
 const IDEMPOTENCY_KEY_LENGTH = IDEMPOTENCY_KEY.length;
 const CONTENT_LENGTH_LENGTH = CONTENT_LENGTH.length;
 
@@ -22,13 +23,15 @@ export class CallHeaders {
   idempotencyKey: string | undefined = undefined;
   /** `content-length`: a body of known length can be read once and sent again. */
   contentLength: string | undefined = undefined;
+  /** `x-request-priority`: the priority the caller gave the call. */
+  priority: string | undefined = undefined;
 }
 
 /** Read right after each scan: the scan is synchronous, so one object serves every call. */
 const found = new CallHeaders();
 
 /**
- * The request id, the Idempotency-Key and the content length of `headers`, found in one pass
+ * The request id, the Idempotency-Key, the content length and the priority of `headers`, found in one pass
  * over them, in any form undici accepts (a record, a flat `[name, value, …]` array, an
  * iterable of pairs) and any case of their names. A name is compared in place, after its
  * length: the pass makes no lower-cased copy of each name (fetch() hands over the names as
@@ -41,7 +44,7 @@ const found = new CallHeaders();
  * @internal
  */
 export function readCallHeaders(headers: Dispatcher.DispatchOptions['headers']): CallHeaders {
-  found.requestId = found.idempotencyKey = found.contentLength = undefined;
+  found.requestId = found.idempotencyKey = found.contentLength = found.priority = undefined;
   if (headers === undefined || headers === null) return found;
   if (Array.isArray(headers)) {
     for (let i = 0; i + 1 < headers.length; i += 2) note(String(headers[i]), headers[i + 1]);
@@ -54,7 +57,7 @@ export function readCallHeaders(headers: Dispatcher.DispatchOptions['headers']):
   return found;
 }
 
-/** Keeps `value` when `key` is one of the three names and the first of its name. */
+/** Keeps `value` when `key` is one of the four names and the first of its name. */
 function note(key: string, value: unknown): void {
   switch (key.length) {
     case REQUEST_ID_LENGTH:
@@ -65,6 +68,9 @@ function note(key: string, value: unknown): void {
       return;
     case CONTENT_LENGTH_LENGTH:
       if (found.contentLength === undefined && isHeaderName(key, CONTENT_LENGTH)) found.contentLength = firstValue(value);
+      return;
+    case REQUEST_PRIORITY_LENGTH:
+      if (found.priority === undefined && isHeaderName(key, REQUEST_PRIORITY)) found.priority = firstValue(value);
       return;
   }
 }

@@ -1,6 +1,6 @@
 import type { Breaker, BreakerGroup } from '@lifeline/breaker';
 import type { Limiter } from '@lifeline/bulkhead';
-import type { Clock, CoarseTimer, Deadline } from '@lifeline/core';
+import type { Clock, CoarseTimer, Deadline, Priority } from '@lifeline/core';
 import type { Endpoint, ServicePool } from '@lifeline/discovery';
 import type { RetryPolicy } from '@lifeline/retry';
 import type { RequestContext } from '@lifeline/trace';
@@ -77,6 +77,10 @@ export interface CallState {
   readonly own: boolean;
   /** The headers the call was made with, before any attempt's: each attempt's are made from them. */
   readonly callHeaders: Dispatcher.DispatchOptions['headers'];
+  /** The call's priority: its own `x-request-priority`, else the inbound request's. */
+  readonly priority: Priority | undefined;
+  /** Whether each attempt adds `x-request-priority` (the priority is the inbound request's, not in the call's headers). */
+  readonly sendsPriority: boolean;
   readonly trace: CallTrace;
   /** The caller's signal (or the inbound request's); else the pipeline's close signal. */
   readonly signal: AbortSignal;

@@ -34,7 +34,7 @@ export class LimiterHandler extends StageHandler {
       return;
     }
     const call = this.#options[CALL];
-    limiter.acquire({ deadline: call.deadline, signal: call.signal }).then(
+    limiter.acquire({ deadline: call.deadline, signal: call.signal, priority: call.priority }).then(
       () => {
         if (this.#done) return limiter.release();
         this.#slot = true;
