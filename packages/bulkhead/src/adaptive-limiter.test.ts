@@ -169,3 +169,21 @@ describe('Bulkhead.resize', () => {
     bulkhead.close();
   });
 });
+
+describe('AdaptiveLimiter.releaseBy', () => {
+  it('releases as dropped when the release comes at or after the deadline, as success before it', () => {
+    const clock = new ManualClock(0);
+    const limiter = new AdaptiveLimiter({ initialLimit: 10, minLimit: 2, maxLimit: 10, minWindowMs: 0, clock });
+    const window = (deadlineAt: number): void => {
+      for (let i = 0; i < 10; i++) expect(limiter.tryAcquire()).toBe(true);
+      clock.advance(10);
+      for (let i = 0; i < 10; i++) limiter.releaseBy(deadlineAt);
+    };
+    window(Infinity);
+    window(clock.now() + 11); // released 1 ms before the deadline
+    expect(limiter.limit).toBe(10);
+    window(clock.now() + 10); // released at the deadline
+    expect(limiter.limit).toBe(9);
+    expect(limiter.inFlight).toBe(0);
+  });
+});

@@ -219,6 +219,19 @@ export class AdaptiveLimiter implements Limiter {
   }
 
   /**
+   * @internal Gives a slot back as `release()` does, dropped when it comes at or after
+   * `deadlineAt` (on this limiter's clock): the clock read that times the lease decides it, so
+   * a caller that holds a deadline (the server's admission) reads no clock of its own.
+   */
+  releaseBy(deadlineAt: number): void {
+    const slots = this.#slots;
+    this.#advance(slots.inFlight);
+    if (this.#sums[SINCE]! >= deadlineAt) this.#dropped = true;
+    slots.release();
+    if (++this.#released >= this.#windowSize && this.#sums[SINCE]! - this.#sums[START]! >= this.#minWindowMs) this.#sample();
+  }
+
+  /**
    * Runs `fn` in a slot, releasing it when `fn` settles; a deadline or attempt timeout
    * (`DEADLINE_EXCEEDED`, `ATTEMPT_TIMEOUT`, a `TimeoutError`) releases it as dropped.
    *

@@ -109,8 +109,8 @@ export class Gate {
     inbound.slot = false;
     const adaptive = this.#adaptive;
     if (adaptive === undefined) this.#bulkhead!.release();
-    // A response that ended past the request's deadline came too late for its caller.
-    else adaptive.release(inbound.deadline.expired ? 'dropped' : 'success');
+    // A response that ended past the request's deadline came too late for its caller: dropped.
+    else adaptive.releaseBy(inbound.deadline.at);
   }
 
   snapshot(): Pick<LifelineSnapshot, 'shedding' | 'refused'> {
