@@ -84,7 +84,7 @@ export class Gate {
       inbound.slot = true;
       return undefined;
     }
-    return bulkhead.acquire({ deadline: inbound.deadline, signal: inbound.signal }).then(
+    return bulkhead.acquire({ deadline: inbound.deadline, signal: inbound.signal, priority: inbound.priority }).then(
       () => {
         inbound.slot = true;
         // The client left between the slot being granted and this continuation.

@@ -47,6 +47,33 @@ describe('load shedding', () => {
     expect(lifeline.snapshot().shedding).toMatchObject({ active: 0, queued: 0 });
   });
 
+  it('sheds the least critical first: a critical request takes a queued normal one\'s place, and a sheddable one finds no room', async () => {
+    const lifeline = createLifeline({ shedding: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 10_000 } });
+    const order: string[] = [];
+    const held = gate();
+    const { url, close } = await startServer(
+      lifeline.handler(async (req, res) => {
+        order.push(req.url!);
+        if (req.url === '/first') await held.promise;
+        res.end('done');
+      }),
+    );
+    stop = close;
+    const first = send(url, { path: '/first' });
+    await waitFor(() => order.length === 1, 5_000, 'the first request to run');
+    const normal = send(url, { path: '/normal' });
+    await waitFor(() => lifeline.snapshot().shedding?.queued === 1, 5_000, 'the normal request to queue');
+    const sheddable = await send(url, { path: '/sheddable', headers: { 'x-request-priority': 'sheddable' } });
+    expect(sheddable.status).toBe(503);
+    const critical = send(url, { path: '/critical', headers: { 'x-request-priority': 'critical' } });
+    expect((await normal).status).toBe(503);
+    held.open();
+    expect((await first).status).toBe(200);
+    expect((await critical).status).toBe(200);
+    expect(order).toEqual(['/first', '/critical']);
+    expect(lifeline.snapshot().shedding?.shed.queueFull).toBe(2);
+  });
+
   it('sheds a queued request when queueTimeout passes first', async () => {
     const lifeline = createLifeline({ shedding: { maxConcurrent: 1, maxQueue: 5, queueTimeout: 100 } });
     const { url, runs, release } = await slowServer(lifeline);
