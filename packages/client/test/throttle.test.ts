@@ -209,16 +209,20 @@ describe('adaptive throttling through fetch() with createDispatcher()', () => {
     expect(throttled).toBe(200 - statuses);
     expect(dispatcher.snapshot().throttle).toMatchObject({ requests: 200, accepts: 0, rejected: throttled });
     await reader.forceFlush();
-    const counted: [unknown, unknown][] = [];
+    const points = new Map<string, [unknown, unknown][]>();
     for (const resource of exporter.getMetrics()) {
       for (const scope of resource.scopeMetrics) {
         for (const metric of scope.metrics) {
-          if (metric.descriptor.name !== 'lifeline.client.throttled') continue;
-          for (const point of metric.dataPoints) counted.push([point.attributes['lifeline.service'], point.value]);
+          const list = metric.dataPoints.map((point): [unknown, unknown] => [point.attributes['lifeline.service'], point.value]);
+          points.set(metric.descriptor.name, list);
         }
       }
     }
-    expect(counted).toEqual([['search', throttled]]);
+    expect(points.get('lifeline.client.throttled')).toEqual([['search', throttled]]);
+    const gauge = points.get('lifeline.throttle.rejection_probability')!;
+    expect(gauge).toHaveLength(1);
+    expect(gauge[0]![0]).toBe('search');
+    expect(gauge[0]![1]).toBeGreaterThan(0.9);
   });
 
   it('the answer wins: a fetch whose retry is throttled receives the 503 response itself', async () => {
