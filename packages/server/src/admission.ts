@@ -103,6 +103,13 @@ export class Gate {
     return this.#bulkhead?.queued ?? 0;
   }
 
+  /** The concurrency limit now, or `undefined` when shedding is off. */
+  get limit(): number | undefined {
+    const limiter = this.#bulkhead;
+    if (limiter === undefined) return undefined;
+    return limiter instanceof Bulkhead ? limiter.maxConcurrent : limiter.limit;
+  }
+
   /** Gives the request's slot back, if it holds one. */
   release(inbound: InboundRequest): void {
     if (!inbound.slot) return;

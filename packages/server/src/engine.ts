@@ -94,6 +94,7 @@ export class Engine {
     this.#metrics = new ServerMetrics(settings.meterProvider, {
       inFlight: () => this.#inFlight,
       queued: () => this.#gate.queued,
+      limit: () => this.#gate.limit,
       state: () => this.state,
     });
     this.#stats = new IdempotencyStats(this.#metrics);

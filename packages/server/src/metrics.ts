@@ -80,6 +80,8 @@ export interface ServerGauges {
   inFlight(): number;
   /** Requests waiting for a concurrency slot (0 when shedding is off). */
   queued(): number;
+  /** The concurrency limit now (the adaptive limit's latest value), or `undefined` when shedding is off. */
+  limit(): number | undefined;
   /** Where the server is in its life. */
   state(): LifelineState;
 }
@@ -102,6 +104,7 @@ export interface ServerGauges {
  * const metrics = new ServerMetrics(options.meterProvider, {
  *   inFlight: () => inFlight.size,
  *   queued: () => gate.queued,
+ *   limit: () => gate.limit,
  *   state: () => state,
  * });
  * const startedAt = metrics.requestStarted();
@@ -121,13 +124,15 @@ export class ServerMetrics {
     if (!this.enabled) return;
     const instruments = createInstruments(this.#meter);
     this.#instruments = instruments;
-    const { inFlight, queued, state } = instruments;
+    const { inFlight, queued, limit, state } = instruments;
     const callback: BatchObservableCallback = (result) => {
       result.observe(inFlight, gauges.inFlight());
       result.observe(queued, gauges.queued());
+      const now = gauges.limit();
+      if (now !== undefined) result.observe(limit, now);
       result.observe(state, STATES[gauges.state()]);
     };
-    const observables = [inFlight, queued, state];
+    const observables = [inFlight, queued, limit, state];
     this.#meter.addBatchObservableCallback(callback, observables);
     this.#observed = { callback, observables };
   }
@@ -192,6 +197,7 @@ interface Instruments {
   idempotency: Record<IdempotencyEvent, readonly [Counter, Attributes | undefined]>;
   inFlight: Observable;
   queued: Observable;
+  limit: Observable;
   state: Observable;
 }
 
@@ -249,6 +255,10 @@ function createInstruments(meter: Meter): Instruments {
     }),
     queued: meter.createObservableUpDownCounter('lifeline.server.queued', {
       description: 'Requests waiting for a concurrency slot.',
+      unit: '{request}',
+    }),
+    limit: meter.createObservableGauge('lifeline.server.limit', {
+      description: 'The concurrency limit now: the adaptive limit as it follows latency, or the static one.',
       unit: '{request}',
     }),
     state: meter.createObservableGauge('lifeline.server.state', {

@@ -36,7 +36,7 @@ function sdk(): { provider: MeterProvider; collect: () => Promise<Map<string, Me
   };
 }
 
-const idle: ServerGauges = { inFlight: () => 0, queued: () => 0, state: () => 'serving' };
+const idle: ServerGauges = { inFlight: () => 0, queued: () => 0, limit: () => undefined, state: () => 'serving' };
 
 /**
  * A node:http server doing the bookkeeping the Lifeline does around a request: the start time
@@ -71,6 +71,7 @@ describe('ServerMetrics without an SDK', () => {
     const counting: ServerGauges = {
       inFlight: () => ++reads,
       queued: () => ++reads,
+      limit: () => ++reads,
       state: () => {
         reads++;
         return 'serving';
@@ -271,6 +272,7 @@ describe('gauges', () => {
     const serverMetrics = new ServerMetrics(provider, {
       inFlight: () => (reads++, inFlight),
       queued: () => queued,
+      limit: () => 40,
       state: () => state,
     });
     const values = async (): Promise<Record<string, unknown>> => {
@@ -292,6 +294,7 @@ describe('gauges', () => {
       expect(await values()).toEqual({ 'lifeline.server.in_flight': 0, 'lifeline.server.queued': 0, 'lifeline.server.state': value });
     }
     const found = await collect();
+    expect(found.get('lifeline.server.limit')?.dataPoints[0]?.value).toBe(40);
     expect(found.get('lifeline.server.in_flight')?.descriptor.unit).toBe('{request}');
     expect(found.get('lifeline.server.state')?.dataPointType).toBe(DataPointType.GAUGE);
 

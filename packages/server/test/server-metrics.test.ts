@@ -86,6 +86,7 @@ describe.each(Object.keys(adapters) as (keyof typeof adapters)[])('%s: server me
     expect(Object.fromEntries(rejected)).toEqual({ 'deadline-spent': 1, 'queue-full': 1 });
     expect(points(found.get('lifeline.server.in_flight')).map((p) => p.value)).toEqual([0]);
     expect(points(found.get('lifeline.server.state')).map((p) => p.value)).toEqual([0]);
+    expect(points(found.get('lifeline.server.limit')).map((p) => p.value)).toEqual([1]);
   });
 });
 
