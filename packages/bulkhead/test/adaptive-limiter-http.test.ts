@@ -9,8 +9,8 @@ import { AdaptiveLimiter } from '../src/index.ts';
  * between its requests does. Past `BASE / K` requests at once, more concurrency mostly adds
  * waiting: the knee.
  */
-const BASE = 10;
-const K = 1;
+const BASE = 20;
+const K = 2;
 const KNEE = BASE / K;
 
 let server: Server;
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('AdaptiveLimiter against a real server whose latency grows with concurrency', () => {
   it('lets a burst through at first, then shrinks to a limit well below the callers and near the knee', { timeout: 60_000 }, async () => {
-    const CALLERS = 48;
+    const CALLERS = 64;
     const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
     const request = (): Promise<void> =>
       new Promise((resolve, reject) => {
