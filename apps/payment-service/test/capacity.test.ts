@@ -70,23 +70,23 @@ describe('/admin/capacity', () => {
   const dir = tempDir();
   let payment: RunningPayment;
   beforeAll(async () => {
-    payment = await startPayment({ dataPath: join(dir.path, 'payment.db'), instance: 'payment-1', workMs: 40, workers: 1 });
+    payment = await startPayment({ dataPath: join(dir.path, 'payment.db'), instance: 'payment-1', workMs: 3_000, workers: 1 });
   });
   afterAll(async () => {
     await payment?.service.close();
     dir.remove();
   });
 
-  it('makes charges wait in line for the processor, and changes its capacity at run time', async () => {
+  it('makes charges wait in line for the processor, and changes its capacity at run time', { timeout: 20_000 }, async () => {
     const { url, service } = payment;
-    expect((await call(url, 'GET', '/admin/capacity')).body).toMatchObject({ workers: 1, workMs: 40, busy: 0, waiting: 0 });
+    expect((await call(url, 'GET', '/admin/capacity')).body).toMatchObject({ workers: 1, workMs: 3_000, busy: 0, waiting: 0 });
     const charges = Array.from({ length: 4 }, (_, i) => charge(url, `cap-${i}`, { orderId: `cap-${i}`, amount: 100 }));
-    // With one worker the charges queue up behind each other.
-    for (let i = 0; i < 100 && service.processor.snapshot().waiting < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // With one worker the charges queue up behind each other (a charge takes 3 s: none ends meanwhile).
+    for (let i = 0; i < 400 && service.processor.snapshot().waiting < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(service.processor.snapshot()).toMatchObject({ busy: 1, waiting: 3 });
     const resized = await call(url, 'PUT', '/admin/capacity', { json: { workers: 4 } });
     expect(resized.status).toBe(200);
-    expect(resized.body).toMatchObject({ workers: 4, workMs: 40, busy: 4, waiting: 0 });
+    expect(resized.body).toMatchObject({ workers: 4, workMs: 3_000, busy: 4, waiting: 0 });
     expect((await Promise.all(charges)).map((answer) => answer.status)).toEqual([201, 201, 201, 201]);
     const resilience = await call(url, 'GET', '/admin/resilience');
     expect(resilience.body).toMatchObject({ processor: { workers: 4, processed: 4 } });
