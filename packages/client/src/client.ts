@@ -3,11 +3,11 @@ import { isLimiter, type Limiter } from '@lifeline/bulkhead';
 import { abortError, checkOptionNames, Deadline, HttpStatusError, LifelineError, type Clock, type Event } from '@lifeline/core';
 import type { ServicePool } from '@lifeline/discovery';
 import { isTransientStatus, parseRetryAfter, rateLimitWaitMs, type GiveUpEvent, type RetryEvent, type RetryPolicy } from '@lifeline/retry';
-import { currentRequestContext } from '@lifeline/trace';
+import { currentRequestContext, REQUEST_PRIORITY } from '@lifeline/trace';
 import { Agent, Pool, type Dispatcher } from 'undici';
 import type { LifelineDispatchOptions } from './call-settings.ts';
 import { isIdempotentMethod, newIdempotencyKey, quoteIdempotencyKey } from './idempotency.ts';
-import { callDuration, CALL_OPTION_NAMES, CALL_OPTIONS, type ClientOptions, type QueryValue, type RequestOptions } from './options.ts';
+import { callDuration, callPriority, CALL_OPTION_NAMES, CALL_OPTIONS, type ClientOptions, type QueryValue, type RequestOptions } from './options.ts';
 import { Pipeline, type ClientSnapshot } from './pipeline.ts';
 import { isReplayable } from './request-body.ts';
 import { resolveOptions } from './resolve-options.ts';
@@ -123,6 +123,7 @@ export class LifelineClient {
       headers = { ...headers, 'content-type': 'application/json' };
     }
     if (options.headers !== undefined) headers = { ...headers, ...lowerCaseKeys(options.headers) };
+    if (options.priority !== undefined) headers = { ...headers, [REQUEST_PRIORITY]: callPriority(options.priority) };
     let idempotent = isIdempotentMethod(method);
     if (options.idempotencyKey !== undefined || options.idempotent === true) {
       const key = options.idempotencyKey === undefined ? newIdempotencyKey() : quoteIdempotencyKey(options.idempotencyKey);

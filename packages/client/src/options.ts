@@ -1,4 +1,4 @@
-import { checkDuration, optionNames, type Clock, type Deadline, type Logger } from '@lifeline/core';
+import { checkDuration, optionNames, type Clock, type Deadline, type Logger, type Priority } from '@lifeline/core';
 import type { AdaptiveThrottle, AdaptiveThrottleOptions, Breaker, CircuitBreakerOptions } from '@lifeline/breaker';
 import type { BulkheadOptions, Limiter } from '@lifeline/bulkhead';
 import type { Discovery } from '@lifeline/discovery';
@@ -162,6 +162,12 @@ export interface RequestOptions {
   deadline?: Deadline;
   /** Cancels the call. */
   signal?: AbortSignal;
+  /**
+   * How much this call matters under overload, sent as `x-request-priority` and used by the
+   * client's limiter queue: `critical`, `normal` or `sheddable`. Default: the inbound request's,
+   * when the call is made while handling one.
+   */
+  priority?: Priority;
   throwOnHttpError?: boolean;
 }
 
@@ -181,12 +187,19 @@ export const CALL_OPTIONS: Readonly<Record<string, true>> = Object.assign(
     attemptTimeout: true,
     deadline: true,
     signal: true,
+    priority: true,
     throwOnHttpError: true,
   } satisfies { [K in keyof Required<RequestOptions>]: true },
 );
 
 /** @internal The names of {@link CALL_OPTIONS}, for the did-you-mean message. */
 export const CALL_OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(CALL_OPTIONS));
+
+/** @internal A per-call `priority`: one of the three, else a TypeError naming it. */
+export function callPriority(value: unknown): Priority {
+  if (value === 'critical' || value === 'normal' || value === 'sheddable') return value;
+  throw new TypeError(`lifeline: option \`priority\` must be 'critical', 'normal' or 'sheddable', got ${JSON.stringify(value)}`);
+}
 
 /**
  * @internal A per-call `timeout` or `attemptTimeout`, under the name the caller used: a number

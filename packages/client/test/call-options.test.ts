@@ -39,7 +39,7 @@ describe('per-call options are checked under the name the caller used', () => {
     const { url } = await okServer();
     client = createClient({ name: 'dep', baseUrl: url });
     await expect(client.get('/x', { timout: 50 } as never)).rejects.toThrow(
-      'lifeline: unknown option `timout` (did you mean `timeout`?); allowed: method, path, query, headers, body, json, idempotent, idempotencyKey, timeout, attemptTimeout, deadline, signal, throwOnHttpError',
+      'lifeline: unknown option `timout` (did you mean `timeout`?); allowed: method, path, query, headers, body, json, idempotent, idempotencyKey, timeout, attemptTimeout, deadline, signal, priority, throwOnHttpError',
     );
     await expect(client.post('/x', { idempotencyKy: 'k' } as never)).rejects.toThrow('unknown option `idempotencyKy` (did you mean `idempotencyKey`?)');
     expect(server!.seen).toHaveLength(0);

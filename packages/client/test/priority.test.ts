@@ -37,6 +37,21 @@ describe('x-request-priority', () => {
     ]);
   });
 
+  it('is set per call with the priority option, over the inbound request\'s, and a bad one is refused naming it', async () => {
+    server = await startServer((_req, res) => res.end('ok'));
+    client = createClient({ baseUrl: server.url });
+    const c = client;
+    await runWithRequestContext(inbound('critical'), () => c.get('/batch', { priority: 'sheddable' }));
+    await c.get('/plain', { priority: 'critical' });
+    await expect(c.get('/bad', { priority: 'urgent' as Priority })).rejects.toThrow(
+      "lifeline: option `priority` must be 'critical', 'normal' or 'sheddable', got \"urgent\"",
+    );
+    expect(server.seen.map((seen) => [seen.url, seen.headers['x-request-priority']])).toEqual([
+      ['/batch', 'sheddable'],
+      ['/plain', 'critical'],
+    ]);
+  });
+
   it('goes on through fetch() with createDispatcher() too, without overriding the caller’s header', async () => {
     server = await startServer((_req, res) => res.end('ok'));
     const dispatcher = createDispatcher({ baseUrl: server.url });
