@@ -14,10 +14,7 @@ import {
   type PolicyContext,
 } from '@lifeline/core';
 import { Bulkhead, type BulkheadRejection, type BulkheadSnapshot } from './bulkhead.ts';
-import type { Limiter } from './limiter.ts';
-
-/** How a lease ended: `dropped` (timed out, abandoned) counts as overload and shrinks the limit. */
-export type LeaseOutcome = 'success' | 'dropped';
+import type { LeaseOutcome, Limiter } from './limiter.ts';
 
 export interface AdaptiveLimiterOptions {
   /** Names the limiter in rejection events and on the `lifeline:bulkhead:reject` channel. Default `adaptive-limiter`. */

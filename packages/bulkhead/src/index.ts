@@ -10,6 +10,5 @@ export {
   AdaptiveLimiter,
   type AdaptiveLimiterOptions,
   type AdaptiveLimiterSnapshot,
-  type LeaseOutcome,
 } from './adaptive-limiter.ts';
-export { isLimiter, type Limiter, type LimiterSnapshot } from './limiter.ts';
+export { isLimiter, type LeaseOutcome, type Limiter, type LimiterSnapshot } from './limiter.ts';

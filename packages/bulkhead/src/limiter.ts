@@ -1,6 +1,9 @@
 import type { Event, ExecuteOptions, Policy } from '@lifeline/core';
 import type { BulkheadRejection } from './bulkhead.ts';
 
+/** How a slot's work ended: it completed (`success`), or it timed out or was refused downstream (`dropped`). */
+export type LeaseOutcome = 'success' | 'dropped';
+
 /** What every {@link Limiter} reports: plain JSON, for dashboards and `/admin/resilience`. */
 export interface LimiterSnapshot {
   /** Calls holding a slot (on this instance). */
@@ -38,8 +41,11 @@ export interface Limiter extends Policy {
   tryAcquire(): boolean;
   /** Waits for a slot (bounded by the deadline, the signal and the limiter's own maximum), or rejects with `BULKHEAD_REJECTED`. */
   acquire(options?: ExecuteOptions): Promise<void>;
-  /** Gives back one slot taken by `tryAcquire()` or `acquire()`. */
-  release(): void;
+  /**
+   * Gives back one slot taken by `tryAcquire()` or `acquire()`. `dropped` says the work timed
+   * out or was refused downstream (an adaptive limit shrinks on it); a fixed limit ignores it.
+   */
+  release(outcome?: LeaseOutcome): void;
   /** Fires on every rejection, with its reason. */
   readonly onRejected: Event<BulkheadRejection>;
   snapshot(): LimiterSnapshot;

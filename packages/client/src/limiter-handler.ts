@@ -1,4 +1,4 @@
-import type { Limiter } from '@lifeline/bulkhead';
+import type { LeaseOutcome, Limiter } from '@lifeline/bulkhead';
 import type { Dispatcher } from 'undici';
 import { CALL, type StageOptions } from './call-settings.ts';
 import { StageHandler } from './stage-handler.ts';
@@ -69,14 +69,17 @@ export class LimiterHandler extends StageHandler {
 
   #finish(error: Error): void {
     if (this.#done) return;
-    this.#release();
+    // A call that ran out of time held its slot past what the dependency could answer in: an
+    // adaptive limit shrinks on it.
+    const code = (error as { code?: unknown }).code;
+    this.#release(code === 'DEADLINE_EXCEEDED' || code === 'ATTEMPT_TIMEOUT' ? 'dropped' : 'success');
     this.upstream.onResponseError?.(this, error);
   }
 
-  #release(): void {
+  #release(outcome: LeaseOutcome = 'success'): void {
     this.#done = true;
     if (!this.#slot) return;
     this.#slot = false;
-    this.#limiter.release();
+    this.#limiter.release(outcome);
   }
 }
