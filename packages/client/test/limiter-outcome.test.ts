@@ -18,10 +18,10 @@ describe('the limiter learns how a call ended', () => {
       if (!hang) res.end('ok');
     });
     const limiter = new AdaptiveLimiter({ initialLimit: 20, minLimit: 2, maxLimit: 40, minWindowMs: 0 });
-    client = createClient({ baseUrl: server.url, bulkhead: limiter, attemptTimeout: 100, retry: false, breaker: false, throttle: false });
+    client = createClient({ baseUrl: server.url, bulkhead: limiter, retry: false, breaker: false, throttle: false });
     const c = client;
     // One window of calls that all time out, 20 at once: the limit is multiplied by 0.9.
-    const errors = await Promise.all(Array.from({ length: 20 }, () => catchError(c.get('/slow'))));
+    const errors = await Promise.all(Array.from({ length: 20 }, () => catchError(c.get('/slow', { attemptTimeout: 100 }))));
     expect(errors.every((error) => (error as { code?: string }).code === 'ATTEMPT_TIMEOUT')).toBe(true);
     expect(limiter.limit).toBe(18);
     // Calls that get their answer are not dropped: the limit does not shrink again.
