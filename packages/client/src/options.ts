@@ -41,7 +41,7 @@ export interface LifelineOptions extends TelemetryOptions {
   timeout?: number;
   /** Limit on one attempt, until response headers, ms; never beyond the remaining deadline. Default 2 000. */
   attemptTimeout?: number;
-  /** The retry policy, its options, or `false` for a single attempt. Default: 3 attempts in a 20 % budget. */
+  /** The retry policy, its options, or `false` for a single attempt. Default: 3 attempts, within a retry budget that bounds the fleet (20 % of requests, and a token bucket only successes refill: see @lifeline/retry). */
   retry?: RetryPolicy | RetryPolicyOptions | false;
   /**
    * The circuit breaker every attempt goes through: any `Breaker` (Lifeline's
