@@ -10,7 +10,7 @@ import { IgnoredHeaders } from './ignored-headers.ts';
 import { clientGone, kInbound, type InboundRequest } from './inbound-request.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { LifelineSnapshot, LifelineState, SheddingOptions } from './options.ts';
-import type { MeterProvider } from '@opentelemetry/api';
+import type { MeterProvider, Tracer } from '@opentelemetry/api';
 import type { ProblemResponse } from './problem.ts';
 import { RequestStart } from './request-start.ts';
 import { endServerSpan, TRACER_NAME } from './server-span.ts';
@@ -132,8 +132,10 @@ export class Engine {
         return;
       }
     }
-    const route = adapter.route !== undefined && (this.#metrics.enabled || registeredTracer(TRACER_NAME) !== undefined) ? adapter.route(a, b) : undefined;
-    const inbound = this.#open(req, res, route, adapter.routeOf);
+    // Looked up once per request: it decides both the SERVER span and whether the route is read.
+    const tracer = registeredTracer(TRACER_NAME);
+    const route = adapter.route !== undefined && (this.#metrics.enabled || tracer !== undefined) ? adapter.route(a, b) : undefined;
+    const inbound = this.#open(req, res, route, tracer, adapter.routeOf);
     if (adapter.header === undefined) {
       res.setHeader(REQUEST_ID, inbound.requestId);
       if (this.state !== 'serving') res.setHeader('connection', 'close');
@@ -151,9 +153,15 @@ export class Engine {
     } else if (admission !== null) adapter.refuse(inbound, admission, a, b);
   }
 
-  #open(req: IncomingMessage, res: ServerResponse, route: string | undefined, routeOf: Adapter<unknown, unknown>['routeOf']): InboundRequest {
+  #open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string | undefined,
+    tracer: Tracer | undefined,
+    routeOf: Adapter<unknown, unknown>['routeOf'],
+  ): InboundRequest {
     this.#requests++;
-    const inbound = this.#start.start(req, route);
+    const inbound = this.#start.start(req, route, tracer);
     inbound.startedAt = this.#metrics.requestStarted();
     inbound.res = res;
     if (routeOf !== undefined) inbound.routeOf = routeOf;

@@ -13,12 +13,11 @@ import {
   REQUEST_PRIORITY,
   REQUEST_ID,
   REQUEST_TIMEOUT,
-  registeredTracer,
 } from '@lifeline/trace';
-import { context, trace, type Span } from '@opentelemetry/api';
+import { context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { IgnoredHeader, IgnoredHeaders } from './ignored-headers.ts';
 import { InboundRequest } from './inbound-request.ts';
-import { startServerSpan, TRACER_NAME } from './server-span.ts';
+import { startServerSpan } from './server-span.ts';
 
 /**
  * @internal Reads what an incoming request says about itself — its id, its deadline, its
@@ -38,7 +37,8 @@ export class RequestStart {
     this.#timer = timer;
   }
 
-  start(req: IncomingMessage, route: string | undefined): InboundRequest {
+  /** `tracer`: the registered SDK's (`registeredTracer`), or `undefined` with none. */
+  start(req: IncomingMessage, route: string | undefined, tracer: Tracer | undefined): InboundRequest {
     const headers = req.headers;
     const rawId = headers[REQUEST_ID];
     let requestId = rawId === undefined ? undefined : readRequestId(rawId);
@@ -80,7 +80,6 @@ export class RequestStart {
         ctx = extractContext(headers, active);
         if (headers.traceparent !== undefined && trace.getSpanContext(ctx) === undefined) this.#ignored.add('traceparent', requestId);
       }
-      const tracer = registeredTracer(TRACER_NAME);
       if (tracer !== undefined) {
         span = startServerSpan(tracer, req.method ?? 'GET', req.url ?? '/', route, ctx);
         ctx = trace.setSpan(ctx, span);
