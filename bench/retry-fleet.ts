@@ -16,22 +16,11 @@
 // 0.2 per success (the trade-off: retries kept up to a higher failure rate, for up to 20 %
 // more load instead of 10 %). 3 attempts each but the naive client; full-jitter exponential
 // backoff from 100 ms; a 10 s deadline.
-import type { Clock } from '@lifeline/core';
+import { seededRandom, type Clock } from '@lifeline/core';
 import { ExponentialBackoff, RetryPolicy, type RetryBudgetOptions } from '@lifeline/retry';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 1_000);
 const SEED = Number(process.env.SEED ?? 1);
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Client {
   name: string;
@@ -76,7 +65,7 @@ interface Call {
 }
 
 function simulate(client: Client, fleet: Fleet): Run {
-  const random = seeded(SEED);
+  const random = seededRandom(SEED);
   let now = 0;
   const clock: Clock = { now: () => now };
   const byPhase: RetryPolicy[][] = Array.from({ length: 100 }, () => []);

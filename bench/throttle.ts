@@ -12,7 +12,7 @@
 // the offered load reaches it again, per window length. Third: the cost per attempt on the
 // real clock.
 import { AdaptiveThrottle } from '@lifeline/breaker';
-import { ManualClock } from '@lifeline/core';
+import { ManualClock, seededRandom } from '@lifeline/core';
 
 const CAPACITY = 100; // accepted per second
 const OFFERED = 3 * CAPACITY; // offered per second
@@ -20,18 +20,6 @@ const WARMUP_S = 20;
 const MEASURE_S = 100;
 const seedArg = process.argv.indexOf('--seed');
 const SEED = seedArg > 0 ? Number(process.argv[seedArg + 1]) : 1;
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A backend that accepts at most `perSecond` requests per second (a token bucket holding 100 ms of them) and rejects the rest. */
 class Backend {
@@ -60,7 +48,7 @@ interface Counts {
 
 /** Offers Poisson arrivals at `OFFERED`/s for `WARMUP_S + MEASURE_S` simulated seconds; counts the measured part. */
 function steady(k: number | undefined): Counts {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const clock = new ManualClock(0);
   const throttle = k === undefined ? undefined : new AdaptiveThrottle({ k, clock, random });
   const backend = new Backend(CAPACITY);
@@ -92,7 +80,7 @@ function steady(k: number | undefined): Counts {
  * after that until half, and until 90 %, of a second's offered load reaches it again.
  */
 function recovery(windowMs: number, seed: number): { half: number; most: number } {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const clock = new ManualClock(0);
   const throttle = new AdaptiveThrottle({ k: 2, windowMs, clock, random });
   const downUntil = 60_000;
@@ -154,7 +142,7 @@ for (const windowMs of [2_000, 5_000, 10_000, 30_000]) {
 // attempt while its dependency is healthy (the probability is 0), and while it throttles.
 // Wall-clock, so unlike the figures above it depends on the machine and its load.
 function cost(label: string, accept: boolean): void {
-  const throttle = new AdaptiveThrottle({ random: prng(SEED) });
+  const throttle = new AdaptiveThrottle({ random: seededRandom(SEED) });
   const n = 5_000_000;
   const runs: number[] = [];
   for (let round = 0; round < 5; round++) {

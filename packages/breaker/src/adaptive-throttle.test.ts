@@ -1,24 +1,12 @@
 import fc from 'fast-check';
-import { isLifelineError, isThrottled, ManualClock } from '@lifeline/core';
+import { isLifelineError, isThrottled, ManualClock, seededRandom } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
 import { AdaptiveThrottle, type AdaptiveThrottleOptions } from './adaptive-throttle.ts';
 import { ThrottledError } from './throttled-error.ts';
 
-/** A seeded PRNG (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function make(options: AdaptiveThrottleOptions = {}) {
   const clock = new ManualClock(0);
-  const throttle = new AdaptiveThrottle({ name: 'search', clock, random: seeded(7), ...options });
+  const throttle = new AdaptiveThrottle({ name: 'search', clock, random: seededRandom(7), ...options });
   return { clock, throttle };
 }
 

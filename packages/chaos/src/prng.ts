@@ -1,3 +1,5 @@
+import { seededRandom } from '@lifeline/core';
+
 /**
  * mulberry32 (Tommy Ettinger's 32-bit generator): one 32-bit state word, a few multiplies per
  * draw, and a full 2^32 period — enough for deciding which requests get a fault, and small
@@ -6,18 +8,11 @@
  * @internal
  */
 export class Mulberry32 {
-  #state: number;
+  /** A uniform draw in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A uniform draw in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) | 0;
-    let t = Math.imul(this.#state ^ (this.#state >>> 15), 1 | this.#state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    this.next = seededRandom(seed);
   }
 
   /** A standard normal draw (Box–Muller; uses two uniform draws, the cosine branch only, so every call costs the same two). */

@@ -32,6 +32,7 @@ export { timeout, TimeoutPolicy, type TimeoutOptions } from './timeout.ts';
 export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvent, type FallbackValue } from './fallback.ts';
 export { sleep, abortError } from './sleep.ts';
 export { SlidingCounts } from './sliding-counts.ts';
+export { seededRandom } from './seeded-random.ts';
 export { CoarseTimer, type CoarseTimerOptions, type TimerTask, timerFields } from './coarse-timer.ts';
 export {
   checkNumber,

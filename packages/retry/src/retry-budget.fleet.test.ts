@@ -1,20 +1,8 @@
-import type { Clock } from '@lifeline/core';
+import { seededRandom, type Clock } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
 import { ExponentialBackoff } from './backoff.ts';
 import type { RetryBudgetOptions } from './retry-budget.ts';
 import { RetryPolicy } from './retry-policy.ts';
-
-/** mulberry32: a small seeded generator, so every run of the fleet is the same run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Fleet {
   instances: number;
@@ -54,7 +42,7 @@ interface Call {
  * failed attempt decided by the real decide() and its retry sent after the real backoff.
  */
 function simulate(fleet: Fleet, seed = 1): Run {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   let now = 0;
   const clock: Clock = { now: () => now };
   const byPhase: RetryPolicy[][] = Array.from({ length: 100 }, () => []);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { HttpStatusError, isLifelineError, LifelineError, ManualClock, type ResponseHeaders } from '@lifeline/core';
+import { HttpStatusError, isLifelineError, LifelineError, ManualClock, seededRandom, type ResponseHeaders } from '@lifeline/core';
 import { describe, expect, it } from 'vitest';
 import { ExponentialBackoff, type Backoff } from './backoff.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -354,7 +354,7 @@ describe('RetryPolicy.decide', () => {
     it('never waits beyond the time left (the wait plus a minimal attempt fits), and takes a token exactly when it retries', () => {
       fc.assert(
         fc.property(input, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (generated, seed) => {
-          const p = new RetryPolicy({ maxAttempts: 4, minAttemptTime: 50, random: seeded(seed), backoff: new ExponentialBackoff({ random: seeded(seed + 1) }) });
+          const p = new RetryPolicy({ maxAttempts: 4, minAttemptTime: 50, random: seededRandom(seed), backoff: new ExponentialBackoff({ random: seededRandom(seed + 1) }) });
           const before = p.budget!.snapshot().retries;
           const args = toInput(generated);
           const decision = p.decide(args);
@@ -387,14 +387,3 @@ describe('RetryPolicy.decide', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so a failing case replays. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
