@@ -64,18 +64,22 @@ describe('the demo stack, end to end', () => {
   it('lost responses on payment: every order is paid or pending, and no order is charged twice', async () => {
     await applyFault(stack, { action: 'lost-responses', percent: 50 });
     const records = await place(40, 4);
+    // Responses really were lost: payment made charges whose answers never left the process.
+    // (Read before clearing: the counts belong to the rules.) Whether order retried them or left
+    // them to its outbox depends on its retry budget and throttle; either way each is charged once.
+    const lost = await Promise.all(
+      ['payment-1', 'payment-2'].map(async (id) => {
+        const { chaos } = await getJson<{ chaos: { injected: Record<string, number> } }>(`${stack.url(id)}/admin/resilience`);
+        return Object.values(chaos.injected).reduce((a, b) => a + b, 0);
+      }),
+    );
     await applyFault(stack, { action: 'clear' });
+    expect(lost[0]! + lost[1]!).toBeGreaterThan(0);
 
     // Every call was answered: 201 paid or 202 pending — an accepted order, never an error.
     expect(records.map((r) => r.status).filter((s) => s !== 201 && s !== 202)).toEqual([]);
     const ids = records.map((r) => r.orderId!);
     expect(new Set(ids).size).toBe(40);
-
-    // Responses really were lost: payment received more charge requests than there were orders.
-    const received = await Promise.all(
-      ['payment-1', 'payment-2'].map(async (id) => (await getJson<{ received: Record<string, number> }>(`${stack.url(id)}/admin/resilience`)).received['POST /charges'] ?? 0),
-    );
-    expect(received[0]! + received[1]!).toBeGreaterThan(40);
 
     const views = await settled(ids, 30_000);
     expect(views.filter((v) => v.status !== 'paid').map((v) => `${v.id} ${v.status}`)).toEqual([]);
