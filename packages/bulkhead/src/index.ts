@@ -12,3 +12,4 @@ export {
   type AdaptiveLimiterSnapshot,
 } from './adaptive-limiter.ts';
 export { isLimiter, type LeaseOutcome, type Limiter, type LimiterSnapshot } from './limiter.ts';
+export { RateLimiter, type RateLimiterOptions, type RateLimiterSnapshot } from './rate-limiter.ts';
