@@ -32,6 +32,16 @@ export interface AdaptiveThrottleOptions {
    * quiet client are never turned into local rejections. Default 20.
    */
   minRequests?: number;
+  /**
+   * The most the rejection probability can be, above 0 and at most 1. Default 1 (no cap).
+   * Below 1, at least `1 − maxRejectionProbability` of the attempts reach the dependency
+   * even while it accepts none, so once it is back the throttle sees it at once and rejects
+   * nothing after about 1.65 windows (0.9, K = 2); uncapped, about one attempt per window
+   * gets through and recovery from a total outage takes 4–5 windows. 0.9 (failsafe-go's
+   * default) sends a dead dependency a tenth of the offered load; 0.8 (Envoy's) recovers
+   * about a fifth sooner for twice that.
+   */
+  maxRejectionProbability?: number;
   /** For `execute()`: whether a failure still counts as accepted (an application error, not overload). Default: none does. */
   isAccepted?: (error: unknown) => boolean;
   clock?: Clock;
@@ -45,6 +55,7 @@ const THROTTLE_OPTIONS = optionNames<AdaptiveThrottleOptions>({
   windowMs: true,
   buckets: true,
   minRequests: true,
+  maxRejectionProbability: true,
   isAccepted: true,
   clock: true,
   random: true,
@@ -62,6 +73,7 @@ export interface AdaptiveThrottleSnapshot {
   rejected: number;
   k: number;
   windowMs: number;
+  maxRejectionProbability: number;
 }
 
 const never = (): boolean => false;
@@ -77,9 +89,22 @@ const never = (): boolean => false;
  * While the dependency accepts at least 1/K of the attempts the probability is 0 — a healthy
  * dependency is never throttled. Once it accepts less, the attempts that still reach it
  * settle near K × accepts: the rest fail here, at no cost to it, instead of being sent to
- * be refused. With nothing accepted the probability approaches 1 and about one attempt per
- * window goes through, which is what finds out that the dependency is back; every accepted
- * attempt lowers the probability at once, and the old rejections slide out of the window.
+ * be refused.
+ *
+ * Why a cap (`maxRejectionProbability`, as Envoy's admission control and failsafe-go's
+ * AdaptiveThrottler have): the attempts rejected here count as requests, so with nothing
+ * accepted the formula tends to requests / (requests + 1) and about one attempt per window
+ * goes through — 1 ≈ p is a fixed point the dependency's recovery escapes only slowly,
+ * the first accept waiting on that one attempt and what gets through then growing about
+ * fivefold per window (K = 2): (W / K) ln(requests per window), 4–5 windows after a total
+ * outage (bench/throttle.ts: 37–46 s with a 10 s window at 20–200 attempts/s). Capped at c,
+ * at least (1 − c) of the attempts are sent whatever happens, so a dependency that is back is
+ * seen at once; the accepts reach the point where the formula falls below the cap after
+ * W / K and the probability is 0 after about (W / K)(1 + ln(1 / (1 − c))): 1.65 windows for
+ * c = 0.9, K = 2 (bench: 8–9 s with a 5 s window). The price is that a dependency that is down
+ * still receives (1 − c) of the offered load, and the K × accepts regime holds only while it
+ * accepts at least (1 − c) / K of what is offered (5 % for c = 0.9, K = 2) — below that the
+ * cap, not K, sets what reaches it.
  *
  * An open breaker fails a dependency whole after a trigger; the throttle is proportional,
  * and keyed to overload (a 503 or 429 is not accepted, a 500 is: the request was taken and
@@ -91,7 +116,7 @@ const never = (): boolean => false;
  * draw), and `record()` one clock read and four additions (~47 ns the pair on Node 24).
  *
  * @example
- * const throttle = new AdaptiveThrottle({ name: 'search', k: 2, windowMs: 10_000 });
+ * const throttle = new AdaptiveThrottle({ name: 'search', k: 2, windowMs: 5_000, maxRejectionProbability: 0.9 });
  * if (!throttle.tryAcquire()) throw throttle.rejection();
  * const response = await fetch('http://search:8080/q?term=lifeline');
  * throttle.record(response.status !== 429 && response.status !== 503);
@@ -101,6 +126,7 @@ export class AdaptiveThrottle {
   readonly k: number;
   readonly windowMs: number;
   readonly minRequests: number;
+  readonly maxRejectionProbability: number;
   /** Attempts rejected locally since the throttle was made. */
   rejected = 0;
   /** The probability the last rejected attempt was rejected with. */
@@ -121,6 +147,10 @@ export class AdaptiveThrottle {
     if (this.windowMs === Infinity) throw new RangeError('lifeline: option `throttle.windowMs` must be a finite number of milliseconds, got Infinity');
     const buckets = checkInteger('throttle.buckets', options.buckets ?? 10, 1, 1_000);
     this.minRequests = checkInteger('throttle.minRequests', options.minRequests ?? 20, 0);
+    this.maxRejectionProbability = checkNumber('throttle.maxRejectionProbability', options.maxRejectionProbability ?? 1, 0, 1);
+    if (this.maxRejectionProbability === 0) {
+      throw new RangeError('lifeline: option `throttle.maxRejectionProbability` must be above 0 (0 would never reject: use `throttle: false`), got 0');
+    }
     this.#random = options.random === undefined ? Math.random : checkFunction('throttle.random', options.random);
     this.#isAccepted = options.isAccepted === undefined ? never : checkFunction('throttle.isAccepted', options.isAccepted);
     this.#clock = options.clock ?? systemClock;
@@ -202,6 +232,7 @@ export class AdaptiveThrottle {
       rejected: this.rejected,
       k: this.k,
       windowMs: this.windowMs,
+      maxRejectionProbability: this.maxRejectionProbability,
     };
   }
 
@@ -210,7 +241,8 @@ export class AdaptiveThrottle {
     const requests = window.first;
     if (requests < this.minRequests) return 0;
     const p = (requests - this.k * window.second) / (requests + 1);
-    return p > 0 ? p : 0;
+    if (p <= 0) return 0;
+    return p < this.maxRejectionProbability ? p : this.maxRejectionProbability;
   }
 
   /** Until the current bucket ends: the earliest the window, and so the probability, moves on its own. */
