@@ -58,16 +58,20 @@ export interface LifelineOptions extends TelemetryOptions {
    * default: over the last `windowMs` (10 000) the client counts the attempts it made
    * (`requests`, those it rejected itself included) and those the dependency accepted
    * (`accepts`), and rejects a new attempt locally, before the breaker or the endpoint pick,
-   * with probability `max(0, (requests − k × accepts) / (requests + 1))`, `k` = 2 — never
-   * while fewer than `minRequests` (20) were made in the window. A rejected attempt fails at
-   * once with `THROTTLED` (not retried; a response an earlier attempt got wins over it).
+   * with probability `max(0, (requests − k × accepts) / (requests + 1))`, `k` = 2, at most
+   * `maxRejectionProbability` (1: no cap) — never while fewer than `minRequests` (20) were
+   * made in the window. A cap below 1 (0.9 sends at least a tenth of the attempts to a
+   * dependency that accepts none) is what brings traffic back within a couple of windows once
+   * it recovers; uncapped, about one attempt per window gets through and recovery from a
+   * total outage takes 4–5 windows. A rejected attempt fails at once with `THROTTLED` (not
+   * retried; a response an earlier attempt got wins over it).
    * Accepted: any response but 429, 502, 503 and 504 (a 500 is work the dependency took);
    * not accepted: those four, and a failure before a response (refused, reset, timed out).
    * With discovery the throttle is the service's, shared by its endpoints; an interceptor
    * that serves any origin has none unless given one. An `AdaptiveThrottle` of your own is
    * used as it is (to share one between clients of the same dependency).
    */
-  throttle?: AdaptiveThrottle | Pick<AdaptiveThrottleOptions, 'k' | 'windowMs' | 'minRequests' | 'buckets'> | false;
+  throttle?: AdaptiveThrottle | Pick<AdaptiveThrottleOptions, 'k' | 'windowMs' | 'minRequests' | 'buckets' | 'maxRejectionProbability'> | false;
   /**
    * The limiter around whole calls to this dependency: any `Limiter` (a `Bulkhead`, a
    * `FleetBulkhead` shared by a fleet over Redis), a local bulkhead's options, or `false`.
@@ -123,7 +127,13 @@ const PIPELINE_NAMES = {
 } as const;
 
 /** @internal The names the `throttle` option accepts. */
-export const THROTTLE_NAMES = optionNames<Exclude<LifelineOptions['throttle'], AdaptiveThrottle | false | undefined>>({ k: true, windowMs: true, minRequests: true, buckets: true });
+export const THROTTLE_NAMES = optionNames<Exclude<LifelineOptions['throttle'], AdaptiveThrottle | false | undefined>>({
+  k: true,
+  windowMs: true,
+  minRequests: true,
+  buckets: true,
+  maxRejectionProbability: true,
+});
 
 /** @internal The names each face accepts, for the did-you-mean message. */
 export const OPTION_NAMES = {
