@@ -31,6 +31,10 @@ export interface StackOptions {
   /** `etcd://host:port`: payment instances register there and order finds them there. */
   registry?: string | undefined;
   chaosSeed?: number;
+  /** Each payment instance's card processor: charges processed at once, and ms each (the service's defaults when absent). */
+  processor?: { workers: number; workMs: number } | undefined;
+  /** With `client: 'naive'`: a timeout per attempt, ms (none when absent). */
+  naiveAttemptTimeoutMs?: number | undefined;
   /** Every log line of every process, parsed when it is JSON. */
   onLog?: (instance: string, line: Record<string, unknown> | string) => void;
   /** Called when an instance's process exits (killed, crashed, stopped). */
@@ -104,8 +108,10 @@ export class Stack {
     ];
     if (o.otlpUrl !== undefined) args.push('--otlp', o.otlpUrl);
     if (instance.service === 'payment' && o.registry !== undefined) args.push('--registry', o.registry);
+    if (instance.service === 'payment' && o.processor !== undefined) args.push('--workers', String(o.processor.workers), '--work-ms', String(o.processor.workMs));
     if (instance.service === 'order') {
       args.push('--user', this.url('user-1'), '--client', o.client ?? 'lifeline');
+      if (o.client === 'naive' && o.naiveAttemptTimeoutMs !== undefined) args.push('--naive-attempt-timeout', String(o.naiveAttemptTimeoutMs));
       if (o.registry !== undefined && o.client !== 'naive') args.push('--registry', o.registry);
       else args.push('--payment', ['payment-1', 'payment-2'].map((id) => `127.0.0.1:${this.get(id).port}`).join(','));
     }

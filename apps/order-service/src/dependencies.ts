@@ -124,16 +124,21 @@ export function lifelineDependencies(options: {
  * The naive way, for the scenarios' comparison — what a service without Lifeline often
  * does: `fetch()` with no timeout, three attempts 50 ms apart on any error or 5xx,
  * round-robin over the payment instances, no breaker, no budget, no Idempotency-Key.
+ * `attemptTimeoutMs` gives each attempt a timeout (`AbortSignal.timeout`), after which the
+ * next attempt goes out — the hand-written client with a timeout, as the metastable scenario
+ * runs it.
  */
-export function naiveDependencies(options: { userUrl: string; payment: string[]; attempts?: number }): Dependencies {
+export function naiveDependencies(options: { userUrl: string; payment: string[]; attempts?: number; attemptTimeoutMs?: number | undefined }): Dependencies {
   const attempts = options.attempts ?? 3;
+  const { attemptTimeoutMs } = options;
   let next = 0;
   const controller = new AbortController();
   async function withRetries(url: () => string, init: RequestInit): Promise<Response | Error> {
     let last: Response | Error = new Error('no attempt made');
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        last = await fetch(url(), { ...init, signal: controller.signal });
+        const signal = attemptTimeoutMs === undefined ? controller.signal : AbortSignal.any([controller.signal, AbortSignal.timeout(attemptTimeoutMs)]);
+        last = await fetch(url(), { ...init, signal });
         if (last.status < 500) return last;
         await last.body?.cancel();
       } catch (error) {

@@ -1,10 +1,10 @@
 import { EtcdResolver } from '@lifeline/discovery/etcd';
-import { createLogger, etcdHosts, parseServiceArgs, runService, startTelemetry, UsageError } from '@lifeline/demo-kit';
+import { createLogger, etcdHosts, intOption, parseServiceArgs, runService, startTelemetry, UsageError } from '@lifeline/demo-kit';
 import { lifelineDependencies, naiveDependencies } from './dependencies.ts';
 import { createOrderService } from './service.ts';
 
 // node --conditions=@lifeline/source apps/order-service/src/main.ts --port 4201 \
-//   --user http://127.0.0.1:4001 --payment 127.0.0.1:4101,127.0.0.1:4102 [--client naive] [--registry etcd://127.0.0.1:2379]
+//   --user http://127.0.0.1:4001 --payment 127.0.0.1:4101,127.0.0.1:4102 [--client naive [--naive-attempt-timeout ms]] [--registry etcd://127.0.0.1:2379]
 await runService('order', async () => {
   const { config, values } = parseServiceArgs(
     'order',
@@ -13,6 +13,7 @@ await runService('order', async () => {
       user: { type: 'string', default: 'http://127.0.0.1:4001' },
       payment: { type: 'string', default: '127.0.0.1:4101,127.0.0.1:4102' },
       client: { type: 'string', default: 'lifeline' },
+      'naive-attempt-timeout': { type: 'string' },
     },
     { port: 4201, data: 'data/order.db' },
   );
@@ -21,13 +22,16 @@ await runService('order', async () => {
   const payment = (values.payment).split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (payment.length === 0) throw new UsageError('--payment needs at least one host:port');
   if (client === 'naive' && config.registry !== undefined) throw new UsageError('--client naive takes static --payment endpoints, not --registry');
+  const timeout = values['naive-attempt-timeout'];
+  const naiveAttemptTimeoutMs = timeout === undefined ? undefined : intOption('naive-attempt-timeout', timeout, { min: 1, max: 600_000 });
+  if (naiveAttemptTimeoutMs !== undefined && client !== 'naive') throw new UsageError('--naive-attempt-timeout is for --client naive');
 
   const telemetry = startTelemetry({ service: 'order', instance: config.instance, otlpUrl: config.otlpUrl });
   const logger = createLogger({ service: 'order', instance: config.instance });
   const userUrl = values.user;
   const dependencies =
     client === 'naive'
-      ? naiveDependencies({ userUrl, payment })
+      ? naiveDependencies({ userUrl, payment, attemptTimeoutMs: naiveAttemptTimeoutMs })
       : lifelineDependencies({
           userUrl,
           payment: config.registry === undefined ? payment : new EtcdResolver({ hosts: etcdHosts(config.registry) }),

@@ -151,7 +151,7 @@ export async function writeReport(report: ScenarioReport, dir: string): Promise<
 }
 
 /**
- * `demo scenario <cascade|retry-storm|lost-response|dead-instance|all> [--short] [--out dir] [--rate n]`:
+ * `demo scenario <cascade|retry-storm|lost-response|dead-instance|metastable|all> [--short] [--out dir] [--rate n]`:
  * runs the scenarios, prints the side-by-side table, writes the results. Ctrl-C stops the
  * stack in use and returns 130.
  *

@@ -16,6 +16,7 @@ export const FULL: ScenarioParams = {
   slowMs: 8_000,
   lostPercent: 50,
   chaosSeed: 1,
+  metastable: { workers: 2, workMs: 100, load: 0.7, triggerWorkers: 1, naiveAttemptTimeoutMs: 1_000 },
 };
 
 /**

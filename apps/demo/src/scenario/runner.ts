@@ -45,6 +45,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
       dataDir,
       client: mode,
       chaosSeed: params.chaosSeed,
+      ...scenario.stack?.(params),
       onExit: (id, code, sig) => {
         if (id === expectedExit) return;
         notes.push(`${id} exited on its own (${sig ?? `code ${code}`}) at +${Date.now() - began} ms`);
@@ -56,7 +57,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
     const running = stack;
     poller = setInterval(() => void counter.poll(), 1_000);
 
-    traffic = new Traffic({ url: stack.url('order-1'), rate: params.rate, timeoutMs: params.callerTimeoutMs, onCall: (c) => calls.push(c) });
+    traffic = new Traffic({ url: stack.url('order-1'), rate: scenario.rate?.(params) ?? params.rate, timeoutMs: params.callerTimeoutMs, onCall: (c) => calls.push(c) });
     const origin = Date.now();
     traffic.start();
     log(`warm-up ${params.warmupMs / 1000} s`);

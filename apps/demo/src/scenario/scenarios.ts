@@ -1,5 +1,6 @@
+import { request } from 'undici';
 import { applyFault } from '../faults.ts';
-import type { Stack } from '../stack.ts';
+import type { Stack, StackOptions } from '../stack.ts';
 import type { ScenarioName, ScenarioParams } from './types.ts';
 
 /** One failure to inject into the stack and take away again. */
@@ -12,12 +13,39 @@ export interface Scenario {
   inject(stack: Stack, params: ScenarioParams): Promise<unknown>;
   /** Takes the fault away; resolves when it is gone (a restarted instance is ready). */
   clear(stack: Stack, params: ScenarioParams): Promise<unknown>;
+  /** What the stack needs besides the defaults. */
+  stack?(params: ScenarioParams): Pick<StackOptions, 'processor' | 'naiveAttemptTimeoutMs'>;
+  /** Order calls per second, when not `params.rate`. */
+  rate?(params: ScenarioParams): number;
+}
+
+/** The charges per second the two payment instances' processors can make together. */
+export function paymentCapacity(p: ScenarioParams, workers = p.metastable.workers): number {
+  return (2 * workers * 1_000) / p.metastable.workMs;
+}
+
+/** Sets the processor's workers on both payment instances. */
+async function setWorkers(stack: Stack, workers: number): Promise<string> {
+  const ids = ['payment-1', 'payment-2'];
+  await Promise.all(
+    ids.map(async (id) => {
+      const res = await request(`${stack.url(id)}/admin/capacity`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workers }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`PUT ${id}/admin/capacity answered ${res.statusCode}: ${text}`);
+    }),
+  );
+  return `${workers} workers per payment instance`;
 }
 
 const clearRules = (stack: Stack): Promise<string> => applyFault(stack, { action: 'clear' });
 
 /**
- * The four failures the project must defeat, measurably, in the order `all` runs them.
+ * The failures the project must defeat, measurably, in the order `all` runs them.
  *
  * @example
  * const cascade = SCENARIOS.find((s) => s.name === 'cascade')!;
@@ -51,6 +79,17 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: () => 'payment-1 killed with SIGKILL; restarted when the fault clears',
     inject: (stack) => applyFault(stack, { action: 'kill', instance: 'payment-1' }),
     clear: (stack) => applyFault(stack, { action: 'restart', instance: 'payment-1' }),
+  },
+  {
+    name: 'metastable',
+    summary:
+      'Payment loses half its capacity for a while: its line grows, calls time out and are retried into the line, and the overload outlives the trigger — unless the clients stop feeding it.',
+    fault: (p) =>
+      `payment's processor cut from ${p.metastable.workers} to ${p.metastable.triggerWorkers} workers per instance (${paymentCapacity(p)} → ${paymentCapacity(p, p.metastable.triggerWorkers)} charges/s) under ${Math.round(paymentCapacity(p) * p.metastable.load)} orders/s, then given back`,
+    inject: (stack, p) => setWorkers(stack, p.metastable.triggerWorkers),
+    clear: (stack, p) => setWorkers(stack, p.metastable.workers),
+    stack: (p) => ({ processor: { workers: p.metastable.workers, workMs: p.metastable.workMs }, naiveAttemptTimeoutMs: p.metastable.naiveAttemptTimeoutMs }),
+    rate: (p) => paymentCapacity(p) * p.metastable.load,
   },
 ];
 

@@ -167,5 +167,7 @@ function faultLabel(name: ScenarioName, p: ScenarioParams): [string, string] {
       return [`${p.lostPercent} % of charges made but`, 'their response lost'];
     case 'dead-instance':
       return ['payment-1 killed (SIGKILL),', 'restarted after the fault'];
+    case 'metastable':
+      return [`payment capacity ${p.metastable.workers} → ${p.metastable.triggerWorkers} workers,`, 'then given back'];
   }
 }

@@ -3,7 +3,7 @@ export type Mode = 'naive' | 'lifeline';
 
 export const MODES: readonly Mode[] = ['naive', 'lifeline'];
 
-export type ScenarioName = 'cascade' | 'retry-storm' | 'lost-response' | 'dead-instance';
+export type ScenarioName = 'cascade' | 'retry-storm' | 'lost-response' | 'dead-instance' | 'metastable';
 
 /** The knobs of one run of the scenarios, the same for every scenario and both modes. */
 export interface ScenarioParams {
@@ -27,6 +27,13 @@ export interface ScenarioParams {
   lostPercent: number;
   /** The chaos PRNG seed of every process (which requests a percentage fault hits). */
   chaosSeed: number;
+  /**
+   * metastable: each payment instance's card processor (`workers` charges at once, `workMs`
+   * each), the order traffic as a share of the two instances' capacity (the other scenarios'
+   * `rate` does not apply), the processor's workers while the trigger lasts, and the naive
+   * client's timeout per attempt.
+   */
+  metastable: { workers: number; workMs: number; load: number; triggerWorkers: number; naiveAttemptTimeoutMs: number };
 }
 
 /** Order calls over one stretch of the run, as the caller saw them. */
