@@ -50,6 +50,20 @@ describe('RateLimiter', () => {
     expect(limiter.snapshot()).toMatchObject({ admitted: 4 * limit, inFlight: 0, queued: 0 });
   });
 
+  it('keeps up with a limit far above one token per bottleneck turn, still never above the limit', async () => {
+    // 8 000 calls one token at a time take 8 s or more (bottleneck waits ~1 ms per request);
+    // asking for up to limit/64 tokens at once, four intervals' worth take about a second.
+    const limit = 2_000;
+    const intervalMs = 250;
+    const started = performance.now();
+    const limiter = make({ limit, intervalMs, maxQueue: 4 * limit });
+    const admittedAt: number[] = [];
+    await Promise.all(Array.from({ length: 4 * limit }, () => limiter.execute(() => void admittedAt.push(performance.now() - started))));
+    admittedAt.sort((a, b) => a - b);
+    admittedAt.forEach((at, i) => expect(at).toBeGreaterThanOrEqual(Math.floor(i / limit) * intervalMs - 2));
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it('makes a call wait for the next interval once the tokens are spent, then admits it', async () => {
     const limiter = make({ limit: 2, intervalMs: 200 });
     const started = performance.now();
