@@ -173,6 +173,31 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('half-open');
   });
 
+  it('endBreak() moves an open breaker to half-open at once; its probes decide; nothing in any other state', () => {
+    const { breaker, fail, ok, changes } = make({ consecutiveFailures: 1, breakDuration: 30_000, breakMultiplier: 2, maxBreakDuration: 60_000, halfOpenProbes: 1 });
+    expect(breaker.endBreak()).toBe(false); // closed
+    fail();
+    expect(breaker.snapshot().halfOpenInMs).toBe(30_000);
+    expect(breaker.endBreak()).toBe(true);
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.endBreak()).toBe(false); // half-open already
+    fail(); // the probe fails: open again, with the longer break
+    expect(breaker.snapshot()).toMatchObject({ state: 'open', halfOpenInMs: 60_000 });
+    expect(breaker.endBreak()).toBe(true);
+    ok(); // the probe succeeds: closed
+    expect(breaker.state).toBe('closed');
+    expect(changes.map((c) => [c.to, c.reason])).toEqual([
+      ['open', 'consecutive-failures'],
+      ['half-open', 'break-elapsed'],
+      ['open', 'probe-failed'],
+      ['half-open', 'break-elapsed'],
+      ['closed', 'probes-succeeded'],
+    ]);
+    breaker.forceOpen();
+    expect(breaker.endBreak()).toBe(false); // an operator's override stands
+    expect(breaker.state).toBe('forced-open');
+  });
+
   it('operator overrides: force-open, disable, reset', () => {
     const { breaker, fail, changes } = make({ consecutiveFailures: 1 });
     breaker.forceOpen();

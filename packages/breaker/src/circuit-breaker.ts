@@ -193,6 +193,23 @@ export class CircuitBreaker implements Breaker {
     return result;
   }
 
+  /**
+   * Ends the break now: an open breaker moves to half-open at once, and its probes decide as
+   * when the break elapses (success closes it; a failure re-opens it with the longer break).
+   * For a caller that learns out of band that the dependency is back — an active health
+   * check — so recovery need not wait out a break that grew while the dependency failed.
+   * The transition's reason is `break-elapsed`. Does nothing unless the breaker is open
+   * (never lifts `forceOpen()`). True when it moved.
+   *
+   * @example
+   * if (breaker.state === 'open' && (await healthCheck()).ok) breaker.endBreak();
+   */
+  endBreak(): boolean {
+    if (this.#state !== 'open') return false;
+    this.#transition('half-open', 'break-elapsed');
+    return true;
+  }
+
   /** Operator override: fail every call until `reset()`. */
   forceOpen(): void {
     this.#transition('forced-open', 'forced-open');
