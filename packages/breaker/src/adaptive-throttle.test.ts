@@ -34,14 +34,19 @@ describe('AdaptiveThrottle', () => {
     const { throttle } = make();
     throttle.record(false);
     expect(throttle.rejectionProbability).toBe(0);
-    for (let i = 0; i < 18; i++) throttle.record(false);
-    expect(throttle.snapshot()).toMatchObject({ requests: 19, rejectionProbability: 0 });
+    for (let i = 0; i < 8; i++) throttle.record(false);
+    expect(throttle.snapshot()).toMatchObject({ requests: 9, rejectionProbability: 0 });
     throttle.record(false);
-    expect(throttle.rejectionProbability).toBeCloseTo(20 / 21, 12);
+    expect(throttle.rejectionProbability).toBe(0.9); // 10 / 11, capped at the default 0.9
+    const { throttle: uncapped } = make({ minRequests: 20, maxRejectionProbability: 1 });
+    for (let i = 0; i < 19; i++) uncapped.record(false);
+    expect(uncapped.rejectionProbability).toBe(0);
+    uncapped.record(false);
+    expect(uncapped.rejectionProbability).toBeCloseTo(20 / 21, 12);
   });
 
-  it('with nothing accepted, almost every attempt is rejected once the window fills, and rejections are counted as requests', () => {
-    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10 });
+  it('uncapped, with nothing accepted, almost every attempt is rejected once the window fills, and rejections are counted as requests', () => {
+    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10, minRequests: 20, maxRejectionProbability: 1 });
     let sent = 0;
     for (let i = 0; i < 2_000; i++) {
       if (throttle.tryAcquire()) {
@@ -87,8 +92,8 @@ describe('AdaptiveThrottle', () => {
     }
   });
 
-  it('lets traffic back once the dependency recovers: what gets through grows window by window until nothing is rejected', () => {
-    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10 });
+  it('uncapped, lets traffic back once the dependency recovers: what gets through grows window by window until nothing is rejected', () => {
+    const { throttle, clock } = make({ windowMs: 1_000, buckets: 10, maxRejectionProbability: 1 });
     for (let i = 0; i < 2_000; i++) {
       if (throttle.tryAcquire()) throttle.record(false);
       clock.advance(1);

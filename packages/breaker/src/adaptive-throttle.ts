@@ -23,17 +23,22 @@ export interface AdaptiveThrottleOptions {
    * recover; lower is more aggressive (1.1 sends about 10 % above what it accepts).
    */
   k?: number;
-  /** Length of the sliding window, ms: how much history the ratio is taken over. Default 10 000. */
+  /**
+   * Length of the sliding window, ms: how much history the ratio is taken over. Default 5 000:
+   * an outage is rejected at ≥ 90 % after about 0.9 window (4.5 s), and with the default cap
+   * nothing is rejected about 1.65 windows (8–9 s) after the dependency is back.
+   */
   windowMs?: number;
-  /** Buckets the window is divided into. Default 10 (1 s each with the default window). */
+  /** Buckets the window is divided into. Default 10 (500 ms each with the default window). */
   buckets?: number;
   /**
    * Requests in the window below which nothing is rejected, so that a few failures of a
-   * quiet client are never turned into local rejections. Default 20.
+   * quiet client are never turned into local rejections. Default 10: with the 5 s window, a
+   * client below 2 attempts/s is left alone.
    */
   minRequests?: number;
   /**
-   * The most the rejection probability can be, above 0 and at most 1. Default 1 (no cap).
+   * The most the rejection probability can be, above 0 and at most 1 (no cap). Default 0.9.
    * Below 1, at least `1 − maxRejectionProbability` of the attempts reach the dependency
    * even while it accepts none, so once it is back the throttle sees it at once and rejects
    * nothing after about 1.65 windows (0.9, K = 2); uncapped, about one attempt per window
@@ -101,7 +106,7 @@ const never = (): boolean => false;
  * at least (1 − c) of the attempts are sent whatever happens, so a dependency that is back is
  * seen at once; the accepts reach the point where the formula falls below the cap after
  * W / K and the probability is 0 after about (W / K)(1 + ln(1 / (1 − c))): 1.65 windows for
- * c = 0.9, K = 2 (bench: 8–9 s with a 5 s window). The price is that a dependency that is down
+ * c = 0.9, K = 2 (bench: 8–9 s with the default 5 s window). The price is that a dependency that is down
  * still receives (1 − c) of the offered load, and the K × accepts regime holds only while it
  * accepts at least (1 − c) / K of what is offered (5 % for c = 0.9, K = 2) — below that the
  * cap, not K, sets what reaches it.
@@ -143,11 +148,11 @@ export class AdaptiveThrottle {
     this.name = checkString('throttle.name', options.name ?? 'throttle');
     this.k = checkNumber('throttle.k', options.k ?? 2, 1);
     if (this.k === Infinity) throw new RangeError('lifeline: option `throttle.k` must be finite, got Infinity');
-    this.windowMs = checkNumber('throttle.windowMs', options.windowMs ?? 10_000, 1);
+    this.windowMs = checkNumber('throttle.windowMs', options.windowMs ?? 5_000, 1);
     if (this.windowMs === Infinity) throw new RangeError('lifeline: option `throttle.windowMs` must be a finite number of milliseconds, got Infinity');
     const buckets = checkInteger('throttle.buckets', options.buckets ?? 10, 1, 1_000);
-    this.minRequests = checkInteger('throttle.minRequests', options.minRequests ?? 20, 0);
-    this.maxRejectionProbability = checkNumber('throttle.maxRejectionProbability', options.maxRejectionProbability ?? 1, 0, 1);
+    this.minRequests = checkInteger('throttle.minRequests', options.minRequests ?? 10, 0);
+    this.maxRejectionProbability = checkNumber('throttle.maxRejectionProbability', options.maxRejectionProbability ?? 0.9, 0, 1);
     if (this.maxRejectionProbability === 0) {
       throw new RangeError('lifeline: option `throttle.maxRejectionProbability` must be above 0 (0 would never reject: use `throttle: false`), got 0');
     }
