@@ -15,9 +15,10 @@ export interface LimiterSnapshot {
 
 /**
  * The seam a client puts around whole calls to a dependency: something that admits a call,
- * makes it wait, or turns it away with `BULKHEAD_REJECTED`. `Bulkhead` (a local FIFO
- * semaphore) and `FleetBulkhead` (one limit across a fleet over Redis) implement it; so can
- * an adaptive or rate limit.
+ * makes it wait, or turns it away with `BULKHEAD_REJECTED`. `Bulkhead` (a local semaphore),
+ * `FleetBulkhead` (one limit across a fleet over Redis), `AdaptiveLimiter` (a limit that
+ * follows latency) and `RateLimiter` / `FleetRateLimiter` (N calls per interval, for
+ * quota'd dependencies) implement it.
  *
  * The hot path is `tryAcquire()` — a synchronous slot when one is free — and `acquire()` only
  * when it returns `false`; every successful acquire is paired with one `release()`.
