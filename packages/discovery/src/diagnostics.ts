@@ -17,7 +17,8 @@ export interface EndpointTransition {
   /**
    * Ejected: why its breaker opened — `consecutive-failures`, `failure-ratio`, `probe-failed`
    * (a half-open probe failed), `forced-open` (an operator). Returned: `break-elapsed` (back on
-   * probation: half-open probes decide), `reset` or `disabled` (an operator), `removed` (the
+   * probation: half-open probes decide), `health-check` (back on probation before its break
+   * ended: its health route answered 2xx), `reset` or `disabled` (an operator), `removed` (the
    * resolver no longer lists it), `ejection-cap` (fewer endpoints: the cap allows fewer ejections).
    */
   reason: string;

@@ -1,6 +1,7 @@
 import { CircuitBreaker, type CircuitBreakerOptions } from '@lifeline/breaker';
 import { checkDuration, checkObject, checkOneOf, checkRatio, systemClock, type Clock, type Disposable, type Logger, checkOptionNames, optionNames } from '@lifeline/core';
 import type { Balancer, BalancerKind } from './balancer.ts';
+import { resolveHealthCheck, type HealthCheckOptions } from './health-check.ts';
 import type { Resolver } from './instance.ts';
 import type { PoolSettings, PoolSnapshot } from './pool-types.ts';
 import { checkServiceName } from './resolver-base.ts';
@@ -38,15 +39,25 @@ export interface DiscoveryOptions {
   panicThreshold?: number;
   /** How fast the latency EWMA forgets, ms. Default 10 000. */
   ewmaDecayMs?: number;
+  /**
+   * While an endpoint's breaker is open (ejected, or failing beyond the cap), GET its health
+   * route every `intervalMs`; a 2xx ends the break at once and half-open probes decide, so an
+   * endpoint that recovers is back within about one interval instead of when a break that
+   * doubled during the fault ends (Envoy's `successful_active_health_check_uneject_host`).
+   * Non-2xx, a timeout or a refused connection leave the break as it is. Never checks an
+   * endpoint forced open by an operator; sends nothing while every endpoint is healthy.
+   * Default `{ path: '/health/ready', intervalMs: 500, timeoutMs: 1_000 }`; `false` turns it off.
+   */
+  healthCheck?: HealthCheckOptions | false;
   /** The scheme requests to instances use. Default `http`. */
   scheme?: 'http' | 'https';
-  /** Logs ejections, returns, panic mode and empty pools. */
+  /** Logs ejections, returns (a passed health check among them), panic mode and empty pools. */
   logger?: Logger;
   /** @internal For tests. */
   clock?: Clock;
 }
 
-const DISCOVERY_OPTIONS = optionNames<DiscoveryOptions>({ resolver: true, balancer: true, breaker: true, maxEjectionRatio: true, panicThreshold: true, ewmaDecayMs: true, scheme: true, logger: true, clock: true });
+const DISCOVERY_OPTIONS = optionNames<DiscoveryOptions>({ resolver: true, balancer: true, breaker: true, maxEjectionRatio: true, panicThreshold: true, ewmaDecayMs: true, healthCheck: true, scheme: true, logger: true, clock: true });
 
 
 /** Every followed service as plain JSON. */
@@ -119,6 +130,7 @@ export class Discovery {
       source: resolver.kind,
       clock: options.clock ?? systemClock,
       logger: options.logger,
+      healthCheck: resolveHealthCheck(options.healthCheck),
     };
     if (this.#settings.ewmaDecayMs === 0) throw new RangeError('lifeline: option `ewmaDecayMs` must be > 0, got 0');
   }

@@ -33,15 +33,21 @@ export class Ejector {
     this.#endpoints = endpoints;
   }
 
-  /** An ejected endpoint's breaker lets calls through again (`reason`: half-open, reset, disabled). */
+  /**
+   * A failing endpoint's breaker lets calls through again (`reason`: `break-elapsed`,
+   * `health-check`, `reset`, `disabled`). One that passed a health check is logged even when
+   * the cap kept it in rotation: its break was cut short, which the log should say.
+   */
   returned(endpoint: Endpoint, reason: string, breaker: string): void {
+    const checked = reason === 'health-check';
+    if (!endpoint.ejected && !checked) return;
+    this.#logger?.info(
+      { service: this.#service, endpoint: endpoint.id, breaker, reason },
+      checked ? 'discovery: endpoint passed its health check, back on probation' : breaker === 'half-open' ? 'discovery: endpoint back on probation' : 'discovery: endpoint returned',
+    );
     if (!endpoint.ejected) return;
     endpoint.ejected = false;
     this.count--;
-    this.#logger?.info(
-      { service: this.#service, endpoint: endpoint.id, breaker },
-      breaker === 'half-open' ? 'discovery: endpoint back on probation' : 'discovery: endpoint returned',
-    );
     this.#emit(endpoint, false, reason, undefined);
   }
 

@@ -22,6 +22,8 @@ export interface EndpointSnapshot {
   ewmaMs: number;
   requests: number;
   failures: number;
+  /** Active health checks sent while its breaker was open, and how many answered 2xx (each ended a break). */
+  healthChecks: { sent: number; healthy: number };
 }
 
 /**
@@ -58,6 +60,14 @@ export class Endpoint {
   forced = false;
   /** Position in the pool's list, for O(1) removal. @internal */
   index = -1;
+  /** When its next health check is due (clock ms), while its breaker is open. @internal */
+  healthCheckAt = 0;
+  /** A health check is in flight. @internal */
+  healthCheckInFlight = false;
+  /** @internal */
+  healthChecksSent = 0;
+  /** @internal */
+  healthChecksHealthy = 0;
 
   constructor(instance: Instance, breaker: CircuitBreaker, scheme: 'http' | 'https') {
     this.instance = instance;
@@ -126,6 +136,7 @@ export class Endpoint {
       ewmaMs: Math.round(this.ewma * 10) / 10,
       requests: this.requests,
       failures: this.failures,
+      healthChecks: { sent: this.healthChecksSent, healthy: this.healthChecksHealthy },
     };
   }
 }

@@ -2,6 +2,7 @@ export { type Instance, type Resolver, type ResolverState, hostPort, parseHostPo
 export { ResolverBase } from './resolver-base.ts';
 export { StaticResolver, type StaticResolverOptions, type StaticInstance, ENV_PREFIX } from './static-resolver.ts';
 export { Discovery, type DiscoveryOptions, type DiscoverySnapshot } from './discovery.ts';
+export { type HealthCheckOptions } from './health-check.ts';
 export { ServicePool } from './service-pool.ts';
 export { type PoolMode, type PoolSnapshot, type EjectionEvent } from './pool-types.ts';
 export { type Balancer, type BalancerKind, type PickContext } from './balancer.ts';

@@ -2,6 +2,7 @@ import type { CircuitBreakerOptions } from '@lifeline/breaker';
 import type { Clock, Logger } from '@lifeline/core';
 import type { Balancer, BalancerKind } from './balancer.ts';
 import type { EndpointSnapshot } from './endpoint.ts';
+import type { HealthCheckSettings } from './health-check.ts';
 
 /** How a pool routes, resolved once by {@link Discovery}. @internal */
 export interface PoolSettings {
@@ -17,6 +18,8 @@ export interface PoolSettings {
   readonly source: string;
   readonly clock: Clock;
   readonly logger: Logger | undefined;
+  /** The active health check of open endpoints; undefined when turned off. */
+  readonly healthCheck: HealthCheckSettings | undefined;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface EjectionEvent {
   address: string;
   /** True when ejected, false when it returned (half-open probes) or was removed. */
   ejected: boolean;
-  /** Why: the breaker's transition reason, `removed` or `ejection-cap` (see {@link EndpointTransition}). */
+  /** Why: the breaker's transition reason, `health-check`, `removed` or `ejection-cap` (see {@link EndpointTransition}). */
   reason: string;
   ejections: number;
   /** The ejection lasts this long before probes (ms), when ejected. */
@@ -64,5 +67,10 @@ export interface PoolSnapshot {
   ageMs: number | undefined;
   healthy: number;
   ejected: number;
+  /**
+   * The active health check of open endpoints: checks sent and how many answered 2xx (each
+   * ended a break); `false` when turned off. Counts every endpoint the pool has had.
+   */
+  healthChecks: { sent: number; healthy: number } | false;
   endpoints: EndpointSnapshot[];
 }

@@ -24,6 +24,7 @@ function setup(n: number, options: Partial<DiscoveryOptions> = {}) {
     clock,
     balancer: new P2CBalancer({ seed: 17 }),
     breaker: { consecutiveFailures: 1, breakDuration: 1_000, halfOpenProbes: 1 },
+    healthCheck: false, // nothing listens on these ports, and the clock is manual: breaks end only by the clock
     ...options,
   });
   opened.push(discovery);

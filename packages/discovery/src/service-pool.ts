@@ -5,6 +5,7 @@ import type { Balancer } from './balancer.ts';
 import { boundedWait } from './bounded-wait.ts';
 import { Ejector } from './ejector.ts';
 import { Endpoint } from './endpoint.ts';
+import { HealthProber } from './health-prober.ts';
 import { hostPort, type Instance, type ResolverState } from './instance.ts';
 import { P2CBalancer } from './p2c-balancer.ts';
 import type { EjectionEvent, PoolMode, PoolSettings, PoolSnapshot } from './pool-types.ts';
@@ -24,7 +25,10 @@ const MODES: readonly PoolMode[] = ['normal', 'panic', 'open', 'empty'];
  * it; an open breaker marks the endpoint an outlier, and the pool ejects it until the
  * breaker's break ends and half-open probes decide. A breaker that keeps failing takes
  * longer breaks (`breakMultiplier`, `breakMemoryMs`), so repeated ejections last longer, up
- * to `maxBreakDuration`.
+ * to `maxBreakDuration`. While a breaker is open, the pool checks the endpoint's health route
+ * in the background (`healthCheck`), and a 2xx ends the break at once: the breaker goes
+ * half-open and its probes decide, so a recovered endpoint returns within about one check
+ * interval rather than when a break that grew during the fault ends.
  *
  * Routing never prefers a failing endpoint. An attempt goes, in this order, to:
  * 1. a healthy endpoint (or a probing one with a free probe slot) the call has not failed
@@ -56,6 +60,9 @@ export class ServicePool {
   readonly #balancer: Balancer;
   readonly #filter: AttemptFilter;
   readonly #ejector: Ejector;
+  readonly #prober: HealthProber | undefined;
+  /** The endpoint whose break a health check is ending now, so its return says why. */
+  #endingBreak: Endpoint | undefined;
   #readyResolve: (() => void) | undefined;
   readonly #ready: Promise<void>;
   #closed = false;
@@ -73,6 +80,9 @@ export class ServicePool {
     this.#filter = new AttemptFilter(settings.ewmaDecayMs);
     this.#ejector = new Ejector(service, settings.maxEjectionRatio, settings.logger, () => this.#endpoints);
     this.onEjection = this.#ejector.onEjection;
+    const healthCheck = settings.healthCheck;
+    this.#prober =
+      healthCheck === undefined ? undefined : new HealthProber(healthCheck, settings.scheme, settings.clock, () => this.#endpoints, (e) => this.#checkedHealthy(e));
     this.#ready = new Promise((resolve) => (this.#readyResolve = resolve));
   }
 
@@ -212,6 +222,7 @@ export class ServicePool {
       ageMs: state?.updatedAt === undefined ? undefined : Math.max(0, Date.now() - state.updatedAt),
       healthy: this.#endpoints.length - this.#unhealthy,
       ejected: this.#ejector.count,
+      healthChecks: this.#prober === undefined ? false : { sent: this.#prober.sent, healthy: this.#prober.healthy },
       endpoints: this.#endpoints.map((e) => e.snapshot()),
     };
   }
@@ -243,6 +254,7 @@ export class ServicePool {
     this.#endpoints = next;
     this.#recount();
     this.#ejector.reconcile();
+    this.#prober?.schedule();
     if (hadEndpoints && next.length === 0) {
       this.#settings.logger?.warn({ service: this.service, error: state.error?.message }, 'discovery: no endpoints left');
     }
@@ -254,6 +266,7 @@ export class ServicePool {
   close(): void {
     this.#closed = true;
     this.#ejector.close();
+    this.#prober?.close();
     for (const s of this.#subscriptions.values()) s.dispose();
     this.#subscriptions.clear();
     this.#readyResolve?.();
@@ -287,11 +300,24 @@ export class ServicePool {
     endpoint.failing = to === 'open' || to === 'forced-open';
     endpoint.probing = to === 'half-open';
     if (endpoint.failing) endpoint.openedBecause = change.reason;
+    if (to === 'open') this.#prober?.opened(endpoint);
     // Its latency was measured while it failed: start afresh so the balancer lets the probes through.
     if (endpoint.probing) endpoint.resetLatency();
-    if (!endpoint.failing) this.#ejector.returned(endpoint, change.reason, to);
+    if (!endpoint.failing) this.#ejector.returned(endpoint, this.#endingBreak === endpoint ? 'health-check' : change.reason, to);
     this.#recount();
     this.#ejector.reconcile();
+    this.#prober?.schedule();
+  }
+
+  /** A health check of `endpoint` answered 2xx: its break ends now, and half-open probes decide. */
+  #checkedHealthy(endpoint: Endpoint): void {
+    if (endpoint.index === -1 || !endpoint.failing || endpoint.forced) return; // removed, or moved on meanwhile
+    this.#endingBreak = endpoint;
+    try {
+      endpoint.breaker.endBreak();
+    } finally {
+      this.#endingBreak = undefined;
+    }
   }
 
   /** Counts unhealthy endpoints, sorts them into the balancer's lists, and sets the routing mode. */
