@@ -37,6 +37,11 @@ describe('quoteIdempotencyKey', () => {
     const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 64 });
     fc.assert(
       fc.property(printable, (key) => {
+        // A key that opens with a quote and is one sf-string holding nothing (`""`, `"" `) is empty: refused.
+        if (holdsEmptyString(key)) {
+          expect(() => quoteIdempotencyKey(key)).toThrow(/`idempotencyKey` must not be empty/);
+          return;
+        }
         const value = quoteIdempotencyKey(key);
         const [bare, params] = parseItem(value);
         expect(params.size).toBe(0);
@@ -47,6 +52,16 @@ describe('quoteIdempotencyKey', () => {
     );
   });
 });
+
+function holdsEmptyString(key: string): boolean {
+  if (!key.startsWith('"')) return false;
+  try {
+    const [bare, params] = parseItem(key);
+    return bare === '' && params.size === 0;
+  } catch {
+    return false;
+  }
+}
 
 describe('newIdempotencyKey', () => {
   it('is a fresh quoted UUID each time', () => {
