@@ -57,13 +57,14 @@ export interface LifelineOptions extends TelemetryOptions {
    * Client-side adaptive throttling (Google SRE, "Handling Overload"), or `false`. On by
    * default: over the last `windowMs` (5 000) the client counts the attempts it made
    * (`requests`, those it rejected itself included) and those the dependency accepted
-   * (`accepts`), and rejects a new attempt locally, before the breaker or the endpoint pick,
-   * with probability `max(0, (requests − k × accepts) / (requests + 1))`, `k` = 2, at most
+   * (`accepts`), and rejects a new attempt locally, once its endpoint is picked (an open
+   * breaker refuses first; a half-open breaker's probe is never throttled), with probability `max(0, (requests − k × accepts) / (requests + 1))`, `k` = 2, at most
    * `maxRejectionProbability` (0.9) — never while fewer than `minRequests` (10) were made in
    * the window. The cap sends at least a tenth of the attempts to a dependency that accepts
    * none, and is what brings traffic back about 1.65 windows (8–9 s) after it recovers;
    * uncapped (1), about one attempt per window gets through and recovery from a total outage
-   * takes 4–5 windows. A rejected attempt fails at once with `THROTTLED` (not
+   * takes 4–5 windows. When its probes close a breaker the throttle forgets its window: the
+   * outage it measured is over. A rejected attempt fails at once with `THROTTLED` (not
    * retried; a response an earlier attempt got wins over it).
    * Accepted: any response but 429, 502, 503 and 504 (a 500 is work the dependency took);
    * not accepted: those four, and a failure before a response (refused, reset, timed out).

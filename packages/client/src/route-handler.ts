@@ -8,13 +8,17 @@ import { refusedChannel, type RefusedMessage } from './diagnostics.ts';
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
- * Where one attempt goes and what it teaches. First the dependency's adaptive throttle: a
- * rejected attempt fails at once with `THROTTLED`, before the breaker or the pool is asked.
- * Then, with discovery, an endpoint picked by the
+ * Where one attempt goes and what it teaches. With discovery, an endpoint picked by the
  * balancer (never one this call already failed on while another can take it), its origin
  * put on the request; else the request's origin through the dependency's breaker (or the
  * origin's own, for an interceptor that serves any origin). An open breaker or an empty
- * pool refuses the attempt before anything is sent. The outcome — at response headers (a
+ * pool refuses the attempt before anything is sent. Then the dependency's adaptive
+ * throttle: a rejected attempt gives its endpoint or breaker ticket back and fails at once
+ * with `THROTTLED`. A probe of a half-open breaker is never throttled — it is how the
+ * breaker learns the dependency is back — and when its probes close a breaker the throttle
+ * forgets its window: it measured an outage that is over, and would otherwise keep rejecting
+ * most attempts for a couple of windows after the dependency recovered (the breaker answers
+ * outages, the throttle overload). The outcome — at response headers (a
  * 5xx is a failure, slowness is judged by the time to headers) or at the failure before
  * them — goes back to the breaker and the balancer; an attempt the caller abandoned says
  * nothing about the dependency and is cancelled.
@@ -54,8 +58,6 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     const settings = this.#settings;
     const call = options[CALL];
     const throttle = this.#throttle;
-    // Not retryable: a retry would meet the same throttle. An earlier attempt's response wins over it.
-    if (throttle !== undefined && !throttle.tryAcquire()) return this.#refuse(throttle.rejection());
     const pool = settings.pool;
     let routed = options;
     if (pool !== undefined) {
@@ -69,21 +71,33 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
       }
       const endpoint = pool.pick(call.failedOn);
       if (endpoint === undefined) return this.#refuse(pool.unavailableError());
+      const ticket = pool.begin(endpoint);
+      // A probe of a half-open endpoint is the breaker's own measured test: never throttled.
+      if (throttle !== undefined && !endpoint.probing && !throttle.tryAcquire()) {
+        pool.cancelled(endpoint, ticket);
+        return this.#refuse(throttle.rejection());
+      }
       call.endpoint = this.#endpoint = endpoint;
-      this.#ticket = pool.begin(endpoint);
+      this.#ticket = ticket;
       routed = { ...options, origin: endpoint.origin };
     } else {
       const given = options.origin;
       const breaker = settings.breaker ?? settings.breakers?.get(typeof given === 'string' ? given : given === undefined ? '' : given.origin);
+      let ticket = -1;
       if (breaker !== undefined) {
         try {
-          this.#ticket = breaker.acquire();
+          ticket = breaker.acquire();
         } catch (error) {
           // Open: fail fast. CIRCUIT_OPEN is not retryable, so no retry waits on an open breaker.
           return this.#refuse(error instanceof Error ? error : new Error(String(error)));
         }
-        this.#breaker = breaker;
       }
+      if (throttle !== undefined && (breaker === undefined || breaker.state !== 'half-open') && !throttle.tryAcquire()) {
+        breaker?.cancel(ticket);
+        return this.#refuse(throttle.rejection());
+      }
+      this.#ticket = ticket;
+      this.#breaker = breaker;
     }
     this.#open = true;
     this.#startedAt = settings.clock.now();
@@ -137,8 +151,12 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     const pool = settings.pool;
     if (pool !== undefined && endpoint !== undefined) {
       if (cancelled) pool.cancelled(endpoint, ticket);
-      else if (failure === undefined) pool.succeeded(endpoint, ticket, elapsed);
-      else {
+      else if (failure === undefined) {
+        const probe = endpoint.probing;
+        pool.succeeded(endpoint, ticket, elapsed);
+        // Its probes closed the breaker: the outage is over, and the throttle forgets it.
+        if (probe && !endpoint.probing && !endpoint.failing) this.#throttle?.reset();
+      } else {
         const wasEjected = endpoint.ejected;
         pool.failed(endpoint, ticket, elapsed, failure);
         if (!wasEjected && endpoint.ejected) settings.telemetry.ejected(this.#call.trace.span, endpoint.origin);
@@ -148,7 +166,10 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     const breaker = this.#breaker;
     if (breaker === undefined) return;
     if (cancelled) breaker.cancel(ticket);
-    else if (failure === undefined) breaker.success(ticket, elapsed);
-    else breaker.failure(ticket, elapsed, failure);
+    else if (failure === undefined) {
+      const before: string = breaker.state;
+      breaker.success(ticket, elapsed);
+      if (before === 'half-open' && breaker.state === 'closed') this.#throttle?.reset();
+    } else breaker.failure(ticket, elapsed, failure);
   }
 }

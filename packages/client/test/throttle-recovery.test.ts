@@ -109,4 +109,48 @@ describe('adaptive throttling through a total outage and back, against a real se
     for (let i = 0; i < 20; i++) expect(await call(c)).toBe(200);
     expect(server.seen.length - sent).toBe(20);
   });
+
+  it('with a breaker: its half-open probes are never throttled, and once they close it the throttle forgets the outage', async () => {
+    let healthy = false;
+    const server: TestServer = await startServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
+    cleanup.push(() => server.close());
+    // A long window: what the throttle learned of the outage would hold for 30 s if nothing
+    // made it forget. The breaker opens after 30 failures in a row, for 100 ms at a time.
+    const c = createClient({
+      name: 'search',
+      baseUrl: server.url,
+      retry: false,
+      breaker: { consecutiveFailures: 30, minimumCalls: 1_000, breakDuration: 100, maxBreakDuration: 100, halfOpenProbes: 1, successesToClose: 3 },
+      throttle: { windowMs: 30_000, buckets: 10, minRequests: 10, maxRejectionProbability: CAP },
+    });
+    cleanup.push(() => c.destroy());
+
+    // The outage, until the throttle rejects at its cap and the breaker is open.
+    for (let i = 0; i < 2_000 && !(c.snapshot().throttle!.rejectionProbability === CAP && c.snapshot().breaker!.state === 'open'); i++) {
+      await call(c);
+    }
+    expect(c.snapshot().throttle!.rejectionProbability).toBe(CAP);
+    expect(c.snapshot().breaker!.state).toBe('open');
+
+    // Still down: each half-open probe is sent, whatever the throttle's probability — calls
+    // made while the breaker is half-open are probes (one at a time) and reach the server.
+    await pause(150);
+    expect(c.snapshot().breaker!.state).toBe('half-open');
+    const before = server.seen.length;
+    expect(await call(c)).toBe(503);
+    expect(server.seen.length - before).toBe(1);
+
+    // It recovers: the next probes succeed, the breaker closes, and the throttle's window —
+    // 90 % rejection over a 30 s window of outage — is forgotten: every call is sent again.
+    healthy = true;
+    for (let i = 0; i < 200 && c.snapshot().breaker!.state !== 'closed'; i++) {
+      if (c.snapshot().breaker!.state === 'open') await pause(20);
+      else await call(c);
+    }
+    expect(c.snapshot().breaker!.state).toBe('closed');
+    expect(c.snapshot().throttle).toMatchObject({ rejectionProbability: 0, requests: 0 });
+    const sent = server.seen.length;
+    for (let i = 0; i < 50; i++) expect(await call(c)).toBe(200);
+    expect(server.seen.length - sent).toBe(50);
+  });
 });
