@@ -107,6 +107,16 @@ describe('ServicePool', () => {
     expect(single.pick(single.endpoints[0])).toBe(single.endpoints[0]);
   });
 
+  it("CIRCUIT_OPEN's retryAfterMs is at most one health-check interval while checks may end the break", () => {
+    const breaker = { consecutiveFailures: 1, breakDuration: 30_000, halfOpenProbes: 1 };
+    const checked = setup(2, { breaker, healthCheck: { intervalMs: 500 } });
+    for (const e of checked.pool.endpoints) checked.fail(e);
+    expect(checked.pool.unavailableError().retryAfterMs).toBe(500);
+    const unchecked = setup(2, { breaker });
+    for (const e of unchecked.pool.endpoints) unchecked.fail(e);
+    expect(unchecked.pool.unavailableError().retryAfterMs).toBe(30_000);
+  });
+
   it('fails with CIRCUIT_OPEN when every endpoint is failing, and NO_ENDPOINTS when there are none', () => {
     const { pool, fail, resolver, clock } = setup(2);
     for (const e of pool.endpoints) fail(e);

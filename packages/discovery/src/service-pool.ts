@@ -160,7 +160,7 @@ export class ServicePool {
 
   /** Why `pick()` found nothing: `NO_ENDPOINTS`, or `CIRCUIT_OPEN` when every endpoint is failing. */
   unavailableError(): LifelineError {
-    return unavailableError(this.service, this.#settings.source, this.#endpoints, this.#state);
+    return unavailableError(this.service, this.#settings.source, this.#endpoints, this.#state, this.#settings.healthCheck?.intervalMs);
   }
 
   /**

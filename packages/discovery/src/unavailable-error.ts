@@ -6,11 +6,21 @@ import type { ResolverState } from './instance.ts';
 /**
  * Why a pool's `pick()` found nothing: `NO_ENDPOINTS` (saying whether the resolver has not
  * answered, lists no instance, or failed), or `CIRCUIT_OPEN` with the time until the first
- * endpoint's break ends when every endpoint is failing.
+ * endpoint's break ends when every endpoint is failing. With health checks every
+ * `checkIntervalMs`, a break may end at the next check, so no wait is longer than that (an
+ * endpoint forced open is not checked): a caller that waits as long as `retryAfterMs` says
+ * (an outbox) is back within a check of the dependency's recovery, not when a break that grew
+ * during the fault ends.
  *
  * @internal
  */
-export function unavailableError(service: string, source: string, endpoints: readonly Endpoint[], state: ResolverState | undefined): LifelineError {
+export function unavailableError(
+  service: string,
+  source: string,
+  endpoints: readonly Endpoint[],
+  state: ResolverState | undefined,
+  checkIntervalMs?: number,
+): LifelineError {
   if (endpoints.length === 0) {
     const why =
       state === undefined
@@ -22,7 +32,8 @@ export function unavailableError(service: string, source: string, endpoints: rea
   }
   let retryAfter: number | undefined;
   for (const e of endpoints) {
-    const wait = e.breaker.snapshot().halfOpenInMs;
+    let wait = e.breaker.snapshot().halfOpenInMs;
+    if (wait !== undefined && checkIntervalMs !== undefined && !e.forced && wait > checkIntervalMs) wait = checkIntervalMs;
     if (wait !== undefined && (retryAfter === undefined || wait < retryAfter)) retryAfter = wait;
   }
   return new CircuitOpenError(
