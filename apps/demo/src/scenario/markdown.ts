@@ -29,6 +29,19 @@ function worse(row: MetricRow, naive: RunResult, lifeline: RunResult): boolean {
   }
 }
 
+/** How much of the end of the recovery phase the "after" goodput is taken over, ms. */
+const GOODPUT_TAIL_MS = 10_000;
+
+/** Mean 201s per second before the fault, during it, and over the end of the recovery phase. */
+function goodput(run: RunResult): [number, number, number] {
+  const { faultAt, clearingAt, stoppedAt } = run.phases;
+  const mean = (from: number, to: number): number => {
+    const points = run.series.filter((s) => s.t >= from && s.t + 1_000 <= to);
+    return points.length === 0 ? 0 : points.reduce((sum, s) => sum + s.paidAtOnce, 0) / points.length;
+  };
+  return [mean(0, faultAt), mean(faultAt, clearingAt), mean(stoppedAt - GOODPUT_TAIL_MS, stoppedAt)];
+}
+
 const NOISE =
   'Differences within noise are not listed: 1 point of a rate, 5 % (at least 50 ms) of a p99, 0.05× of amplification, 1 s of recovery time.';
 
@@ -86,11 +99,20 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
     `## ${name}`,
     '',
     `${scenario.summary} Fault: ${scenario.fault(p)}.`,
+    ...(scenario.setup === undefined ? [] : ['', scenario.setup(p)]),
     '',
     '| metric | naive | lifeline |',
     '| --- | ---: | ---: |',
     ...ROWS.map((row) => `| ${row.label} | ${cell(row, naive)} | ${cell(row, lifeline)} |`),
   ];
+  if (scenario.setup !== undefined && naive !== undefined && lifeline !== undefined && naive.error === undefined && lifeline.error === undefined) {
+    const line = (run: RunResult): string => goodput(run).map((g) => g.toFixed(1)).join(' / ');
+    out.push(
+      '',
+      `Goodput, orders paid at once per second (before the fault / during it / the last ${GOODPUT_TAIL_MS / 1000} s of the recovery): ` +
+        `naive ${line(naive)}, Lifeline ${line(lifeline)}.`,
+    );
+  }
   const notes: string[] = [];
   for (const run of [naive, lifeline]) {
     if (run?.error !== undefined) notes.push(`The ${run.mode} run failed: ${run.error.split('\n')[0]!}`);

@@ -17,6 +17,8 @@ export interface Scenario {
   stack?(params: ScenarioParams): Pick<StackOptions, 'processor' | 'naiveAttemptTimeoutMs'>;
   /** Order calls per second, when not `params.rate`. */
   rate?(params: ScenarioParams): number;
+  /** How the run differs from the others, for the report. */
+  setup?(params: ScenarioParams): string;
 }
 
 /** The charges per second the two payment instances' processors can make together. */
@@ -90,6 +92,10 @@ export const SCENARIOS: readonly Scenario[] = [
     clear: (stack, p) => setWorkers(stack, p.metastable.workers),
     stack: (p) => ({ processor: { workers: p.metastable.workers, workMs: p.metastable.workMs }, naiveAttemptTimeoutMs: p.metastable.naiveAttemptTimeoutMs }),
     rate: (p) => paymentCapacity(p) * p.metastable.load,
+    setup: (p) =>
+      `Payment's card processor has ${p.metastable.workers} workers × ${p.metastable.workMs} ms per instance (${paymentCapacity(p)} charges/s for the two), ` +
+      `the caller sends ${Math.round(paymentCapacity(p) * p.metastable.load)} orders/s (${Math.round(p.metastable.load * 100)} % of that) instead of ${p.rate}, ` +
+      `and the naive client has a ${p.metastable.naiveAttemptTimeoutMs / 1000} s timeout per attempt: without one it never retries a slow call, and the failure needs retries.`,
   },
 ];
 
