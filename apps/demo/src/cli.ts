@@ -4,8 +4,9 @@ import { startDemo, summaryLine } from './demo.ts';
 const usage = `usage:
   pnpm demo [--port 4000] [--rate 10] [--registry etcd://host:port]
       start user, order and two payment instances, drive traffic, serve the dashboard
-  pnpm demo scenario <cascade|retry-storm|lost-response|dead-instance|all> [--short] [--out dir] [--rate n]
-      run the scripted failures against a naive client, then Lifeline, and write the table`;
+  pnpm demo scenario <cascade|retry-storm|lost-response|dead-instance|metastable|all> [--short] [--out dir] [--rate n]
+      run the scripted failures against a naive client, then Lifeline, and write the table
+      (to apps/demo/results only for the full run of all; else to --out or a new temporary directory)`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'scenario') {
@@ -34,7 +35,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.registry !== undefined && !/^etcd:\/\/[^/\s]+\/?$/.test(values.registry)) return fail(`--registry must look like etcd://host:port, got ${values.registry}`);
 
   console.log('starting user-1, payment-1, payment-2, order-1 …');
-  const demo = await startDemo({ port, rate, registry: values.registry });
+  let demo;
+  try {
+    demo = await startDemo({ port, rate, registry: values.registry });
+  } catch (error) {
+    console.error(`demo: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
+    return 1;
+  }
   const { stack } = demo;
   console.log(`
   dashboard      ${demo.url}

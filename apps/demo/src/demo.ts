@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collector } from './collector.ts';
 import { Dashboard } from './dashboard.ts';
-import { freePort } from './ports.ts';
+import { freePort, portIsFree } from './ports.ts';
 import { Stack } from './stack.ts';
 import type { DashboardState } from './state.ts';
 import { TraceCollector } from './traces.ts';
@@ -40,8 +40,19 @@ const NOTABLE = /breaker|eject|budget|outbox paused|shutting|registr|listening|u
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const port = options.port === 0 || options.port === undefined ? (options.port === 0 ? await freePort() : 4000) : options.port;
+  // Checked before anything starts: a second demo fails in a line, with nothing to clean up.
+  if (!(await portIsFree(port))) throw new Error(`port ${port} is taken (another demo running?); pass --port <n>`);
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'lifeline-demo-'));
+  try {
+    return await start(options, port, dataDir, ownDir);
+  } catch (error) {
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function start(options: DemoOptions, port: number, dataDir: string, ownDir: boolean): Promise<Demo> {
   const traces = new TraceCollector();
   // Lines logged while the stack starts wait here until the collector exists.
   const early: string[] = [];

@@ -18,7 +18,8 @@ export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|
   scenarios.json to the out dir.
 
   --short     the CI run: phases of a few seconds (default: the full run, a few minutes for all)
-  --out dir   where to write the results (default: apps/demo/results; with --short a new temp dir)
+  --out dir   where to write the results (default: apps/demo/results for the full run of all,
+              else a new temporary directory, printed)
   --rate n    order calls per second (default: ${FULL.rate}, --short ${SHORT.rate})
 
   Exit code: 0; 1 when a run failed, or an order was lost, or Lifeline charged an order twice;
@@ -151,6 +152,15 @@ export async function writeReport(report: ScenarioReport, dir: string): Promise<
 }
 
 /**
+ * Whether a run without `--out` replaces the committed results in apps/demo/results: only the
+ * full run of every scenario at the default rate does. One scenario, `--short` or another
+ * rate goes to a new temporary directory, so trying a scenario never dirties the tree.
+ */
+export function writesCommitted(scenarios: readonly ScenarioName[], params: ScenarioParams): boolean {
+  return params.profile === 'full' && params.rate === FULL.rate && SCENARIO_NAMES.every((name) => scenarios.includes(name));
+}
+
+/**
  * `demo scenario <cascade|retry-storm|lost-response|dead-instance|metastable|all> [--short] [--out dir] [--rate n]`:
  * runs the scenarios, prints the side-by-side table, writes the results. Ctrl-C stops the
  * stack in use and returns 130.
@@ -175,8 +185,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
-    const out =
-      command.out !== undefined ? resolve(command.out) : params.profile === 'short' ? await mkdtemp(join(tmpdir(), 'lifeline-scenarios-')) : RESULTS_DIR;
+    const out = command.out !== undefined ? resolve(command.out) : writesCommitted(scenarios, params) ? RESULTS_DIR : await mkdtemp(join(tmpdir(), 'lifeline-scenarios-'));
     const runs = scenarios.length * MODES.length;
     const each = params.warmupMs + params.faultMs + params.recoveryMs;
     console.log(`${runs} runs of ~${Math.round(each / 1000)} s of traffic each, plus start, settle and stop; results to ${out}`);

@@ -1,4 +1,4 @@
-export { runScenarioCommand, runScenarios, USAGE, violations, writeReport } from './command.ts';
+export { runScenarioCommand, runScenarios, USAGE, violations, writeReport, writesCommitted } from './command.ts';
 export { scenarioMarkdown } from './markdown.ts';
 export { recoveryTime, RECOVERED_SHARE, RECOVERY_MIN_CALLS } from './metrics.ts';
 export { FULL, SHORT } from './params.ts';

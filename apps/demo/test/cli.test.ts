@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FULL, SCENARIO_NAMES, SHORT, writesCommitted } from '../src/scenario/index.ts';
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const demoDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith('lifeline-demo-'));
+
+let holder: Server | undefined;
+afterEach(() => holder?.close());
+
+describe('pnpm demo', () => {
+  it('with its port taken: one line naming the port, exit 1, no process started and no temporary directory left', async () => {
+    holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const port = (holder.address() as { port: number }).port;
+    const before = demoDirs();
+    const child = spawn(process.execPath, ['--conditions=@lifeline/source', cli, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([`demo: port ${port} is taken (another demo running?); pass --port <n>`]);
+    expect(demoDirs().filter((d) => !before.includes(d))).toEqual([]);
+  }, 30_000);
+});
+
+describe('demo scenario: where the results go without --out', () => {
+  it('to apps/demo/results only for the full run of every scenario at the default rate', () => {
+    expect(writesCommitted(SCENARIO_NAMES, FULL)).toBe(true);
+    expect(writesCommitted(['lost-response'], FULL)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, SHORT)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, { ...FULL, rate: 5 })).toBe(false);
+  });
+});
