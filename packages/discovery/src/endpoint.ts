@@ -15,8 +15,14 @@ export interface EndpointSnapshot {
   ejected: boolean;
   /** How many times it has been ejected. */
   ejections: number;
-  /** While ejected: ms until it is probed again. */
+  /** While ejected: ms until its break ends and it is probed (a passing health check may end it sooner). */
   returnsInMs: number | undefined;
+  /** The break its breaker takes (or is taking) when open, ms: the base break, grown by failed probes and by ejections close together. */
+  breakMs: number;
+  /** While failing: the breaker transition that opened it (`failure-ratio`, `consecutive-failures`, `slow-calls`, `probe-failed`, …). */
+  openedBecause: string | undefined;
+  /** Calls and failures in its breaker's current window: what "failing" is judged on (emptied when the breaker opens or closes). */
+  window: { calls: number; failures: number };
   inFlight: number;
   /** Peak-EWMA latency to response headers, ms; 0 before the first response. */
   ewmaMs: number;
@@ -132,6 +138,9 @@ export class Endpoint {
       ejected: this.ejected,
       ejections: this.ejections,
       returnsInMs: this.ejected ? breaker.halfOpenInMs : undefined,
+      breakMs: breaker.breakDuration,
+      openedBecause: this.failing && this.openedBecause !== '' ? this.openedBecause : undefined,
+      window: { calls: breaker.calls, failures: breaker.failures },
       inFlight: this.inFlight,
       ewmaMs: Math.round(this.ewma * 10) / 10,
       requests: this.requests,

@@ -88,15 +88,25 @@ describe('ServicePool', () => {
     fail(bad);
     expect(bad.ejected).toBe(true);
     expect(counts(pool, 300).get(bad.id)).toBeUndefined();
-    expect(pool.snapshot().endpoints[0]).toMatchObject({ health: 'failing', ejected: true, ejections: 1, returnsInMs: 1_000 });
+    expect(pool.snapshot().endpoints[0]).toMatchObject({
+      health: 'failing',
+      ejected: true,
+      ejections: 1,
+      returnsInMs: 1_000,
+      breakMs: 1_000,
+      openedBecause: 'consecutive-failures',
+      window: { calls: 0, failures: 0 }, // emptied when it opened
+    });
     clock.advance(1_000);
     pool.snapshot(); // the break is over: half-open
     expect(bad.ejected).toBe(false);
     expect(pool.pick(pool.endpoints[1])).toBeDefined();
     ok(bad); // the probe succeeds: closed
+    ok(bad);
+    expect(pool.snapshot().endpoints[0]).toMatchObject({ openedBecause: undefined, window: { calls: 1, failures: 0 } });
     expect(pool.snapshot().endpoints[0]).toMatchObject({ health: 'healthy', breaker: 'closed', ejected: false });
     fail(bad); // fails again within breakMemoryMs: a longer ejection
-    expect(pool.snapshot().endpoints[0]).toMatchObject({ ejected: true, ejections: 2, returnsInMs: 2_000 });
+    expect(pool.snapshot().endpoints[0]).toMatchObject({ ejected: true, ejections: 2, returnsInMs: 2_000, breakMs: 2_000 });
   });
 
   it('a retry avoids the endpoint that just failed when another can take it', () => {
