@@ -15,6 +15,25 @@ const fmtMs = (ms) => {
   if (ms >= 10) return `${Math.round(ms)} ms`;
   return `${ms.toFixed(1)} ms`;
 };
+/** The order service's payment breakers: a 5 s break, doubled by a failed probe or an ejection within a minute, up to 60 s. */
+const BASE_BREAK_MS = 5_000;
+const fmtSecs = (ms) => `${(ms / 1000).toFixed(ms < 10_000 && ms % 1000 !== 0 ? 1 : 0)} s`;
+const OPEN_REASONS = {
+  'consecutive-failures': 'failures in a row',
+  'failure-ratio': '≥ 50 % failing',
+  'probe-failed': 'its probe failed',
+  'forced-open': 'forced open',
+};
+const openReason = (reason) => OPEN_REASONS[reason] ?? 'opened';
+/** Why an open breaker's break is what it is, and when it is probed next. */
+function breakExplained(ep) {
+  const next = typeof ep.nextProbeInMs === 'number' ? `its break ends in ${fmtSecs(ep.nextProbeInMs)}` : 'its break is ending';
+  const grown =
+    typeof ep.breakMs === 'number' && ep.breakMs > BASE_BREAK_MS
+      ? `The break grew from ${fmtSecs(BASE_BREAK_MS)} to ${fmtSecs(ep.breakMs)}: it doubles with each failed probe and each new ejection within a minute, up to 60 s. `
+      : '';
+  return `Opened because ${openReason(ep.openedBecause)}. ${grown}Next probe: ${next}, or sooner — its health route is checked every 0.5 s and a passing check lets probes through at once.`;
+}
 const fmtPct = (r, digits = 1) => (typeof r === 'number' && Number.isFinite(r) ? `${(r * 100).toFixed(digits).replace(/\.0+$/, '')} %` : '—');
 const fmtClock = (t) => new Date(t).toLocaleTimeString('en-GB', { hour12: false });
 const fmtAgo = (ms) => (ms < 1500 ? 'just now' : ms < 90_000 ? `${Math.round(ms / 1000)} s ago` : `${Math.round(ms / 60_000)} min ago`);
@@ -328,14 +347,20 @@ function chainSvg(s) {
     const ly = (oy + cy) / 2;
     const line1 = known ? `breaker ${breakerWord(breaker)}` : orderUp ? 'no client data' : 'order is down';
     const bits = [];
-    if (ejected) bits.push('ejected');
-    if (ep && typeof ep.failureRate === 'number') bits.push(`${fmtPct(ep.failureRate, 0)} failing`);
-    if (ep && typeof ep.inFlight === 'number' && !ejected) bits.push(`${ep.inFlight} in flight`);
+    if (breaker === 'open' && ep) {
+      // Open: why, and how long its break is now; the window emptied when it opened.
+      bits.push(openReason(ep.openedBecause));
+      if (typeof ep.breakMs === 'number') bits.push(`break ${fmtSecs(ep.breakMs)}${ep.breakMs > BASE_BREAK_MS ? ' ↑' : ''}`);
+    } else {
+      if (ejected) bits.push('ejected');
+      if (ep && typeof ep.failureRate === 'number') bits.push(`${fmtPct(ep.failureRate, 0)} of ${fmtInt(ep.windowCalls ?? 0)} failing`);
+      if (ep && typeof ep.inFlight === 'number' && !ejected) bits.push(`${ep.inFlight} in flight`);
+    }
     const line2 = bits.join(' · ');
     const lw = 172;
     const lh = line2 ? 40 : 24;
     labels += `<g class="edge-label ${known ? `lbl-${breakerWord(breaker)}` : 'lbl-unknown'}${ejected ? ' lbl-ejected' : ''}" data-edge="${esc(inst.id)}" transform="translate(${mx - lw / 2},${ly - lh / 2})">
-      <title>order → ${esc(inst.id)}: ${esc(line1)}${line2 ? ` (${esc(line2)})` : ''}</title>
+      <title>order → ${esc(inst.id)}: ${esc(line1)}${line2 ? ` (${esc(line2)})` : ''}${breaker === 'open' && ep ? `. ${esc(breakExplained(ep))}` : ''}</title>
       <rect width="${lw}" height="${lh}" rx="8"/>
       <circle cx="14" cy="${line2 ? 14 : 12}" r="4.5" class="lbl-dot"/>
       <text x="26" y="${line2 ? 18 : 16}" class="lbl-1">${esc(line1)}</text>
@@ -680,7 +705,7 @@ function dependenciesHtml(s) {
           <td class="ep-id">${esc(id)}</td>
           <td>${breakerBadge(ep.breaker, id)}</td>
           <td class="muted mono">${esc(ep.address)}</td>
-          <td>${ep.ejected ? '<span class="tag tag-bad" title="Discovery took this endpoint out of the rotation after failures">ejected</span>' : ''}</td>
+          <td>${ep.ejected ? '<span class="tag tag-bad" title="Discovery took this endpoint out of the rotation after failures">ejected</span>' : ''}${ep.breaker === 'open' ? ` <span class="next-probe small muted" title="${esc(breakExplained(ep))}">${esc(openReason(ep.openedBecause))} · break ${esc(fmtSecs(ep.breakMs ?? BASE_BREAK_MS))}${(ep.breakMs ?? 0) > BASE_BREAK_MS ? ' ↑' : ''} · next probe ≤ ${esc(fmtSecs(Math.min(ep.nextProbeInMs ?? 500, 500)))}</span>` : ''}</td>
           <td class="num">${fmtInt(ep.inFlight)}</td>
           <td class="num"><span class="fr"><span class="fr-bar"><span style="width:${(clamp(fr, 0, 1) * 100).toFixed(0)}%" class="${fr >= 0.5 ? 'bad' : fr > 0 ? 'warn' : ''}"></span></span>${fmtPct(fr, 0)}</span></td>
         </tr>`;
@@ -695,7 +720,7 @@ function dependenciesHtml(s) {
         <span class="dep-breaker small" title="The client-level breaker, or the worst endpoint's state">overall ${breakerBadge(dep.breaker)}</span>
       </div>
       <table class="eps">
-        <thead><tr><th>endpoint</th><th>breaker</th><th>address</th><th></th><th class="num">in flight</th><th class="num">failures</th></tr></thead>
+        <thead><tr><th>endpoint</th><th>breaker</th><th>address</th><th></th><th class="num">in flight</th><th class="num" title="Failures ÷ calls in the breaker's window (10 s); the window empties when the breaker opens or closes">failing, breaker window</th></tr></thead>
         <tbody>${rows}</tbody>
       </table>
       <div class="meters">

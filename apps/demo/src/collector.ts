@@ -8,6 +8,8 @@ interface BreakerSnap {
   state: BreakerState;
   calls: number;
   failures: number;
+  halfOpenInMs?: number | undefined;
+  breakDuration?: number;
 }
 interface EndpointSnap {
   address: string;
@@ -16,6 +18,10 @@ interface EndpointSnap {
   inFlight: number;
   requests: number;
   failures: number;
+  returnsInMs?: number | undefined;
+  breakMs?: number;
+  openedBecause?: string | undefined;
+  window?: { calls: number; failures: number };
 }
 interface ClientSnap {
   name: string;
@@ -151,7 +157,11 @@ export class Collector {
         breaker: e.breaker,
         ejected: e.ejected,
         inFlight: e.inFlight,
-        failureRate: e.requests === 0 ? 0 : e.failures / e.requests,
+        failureRate: e.window === undefined || e.window.calls === 0 ? 0 : e.window.failures / e.window.calls,
+        windowCalls: e.window?.calls ?? 0,
+        breakMs: e.breakMs,
+        nextProbeInMs: e.returnsInMs,
+        openedBecause: e.openedBecause,
       }));
     } else {
       const user = this.#stack.get('user-1');
@@ -163,6 +173,10 @@ export class Collector {
           ejected: snap.breaker?.state === 'open',
           inFlight: snap.inFlight,
           failureRate: snap.breaker === undefined || snap.breaker.calls === 0 ? 0 : snap.breaker.failures / snap.breaker.calls,
+          windowCalls: snap.breaker?.calls ?? 0,
+          breakMs: snap.breaker?.breakDuration,
+          nextProbeInMs: snap.breaker?.halfOpenInMs,
+          openedBecause: undefined,
         },
       ];
     }

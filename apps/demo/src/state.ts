@@ -35,8 +35,16 @@ export interface EndpointView {
   breaker: BreakerState;
   ejected: boolean;
   inFlight: number;
-  /** Recent failure ratio the breaker sees, 0..1. */
+  /** Failures ÷ calls in the breaker's current window, 0..1 (the window empties when it opens or closes). */
   failureRate: number;
+  /** Calls in the breaker's current window. */
+  windowCalls: number;
+  /** The break the breaker takes when open, ms (it grows with failed probes and ejections close together). */
+  breakMs: number | undefined;
+  /** While open: ms until its break ends; a passing health check (every 500 ms) may end it sooner. */
+  nextProbeInMs: number | undefined;
+  /** While open: why it opened (`consecutive-failures`, `failure-ratio`, `probe-failed`, …). */
+  openedBecause: string | undefined;
 }
 
 /** The order service's client for one dependency. */
