@@ -28,7 +28,7 @@ export type ChargeOutcome =
 
 /** How the order service reaches user and payment: through Lifeline, or a naive fetch loop for comparison. */
 export interface Dependencies {
-  readonly kind: 'lifeline' | 'naive';
+  readonly kind: 'lifeline' | 'naive' | 'handmade' | 'cockatiel' | 'retry-agent';
   user(id: string): Promise<UserLookup>;
   charge(request: ChargeRequest): Promise<ChargeOutcome>;
   /** Resilience state per dependency (empty for the naive client: it has none). */
