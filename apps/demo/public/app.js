@@ -481,6 +481,7 @@ function healthHtml(s) {
         <span class="big-s">${dupBad ? 'orders charged twice!' : 'must stay 0'}</span>
       </div>
     </div>
+    <div class="orders-head small"><span>order calls, as answered</span><span class="muted">since the demo started</span></div>
     <div class="stats">
       ${tile('requests', t.requests, 'Order calls made by the demo traffic')}
       ${tile('accepted', t.accepted, 'Answered 201 or 202: the order was taken')}
@@ -488,10 +489,10 @@ function healthHtml(s) {
       ${tile('pending', t.pending, 'Accepted with payment pending (202): settled later in the background', 'c-warn')}
       ${tile('settled', t.settled, 'Pending orders paid later', 'c-good')}
       ${tile('failed', t.failed, 'Error status, timeout or connection error', t.failed > 0 ? 'c-bad' : '')}
-      ${tile('charges', s.ledger?.charges, 'Charges in the payment ledger')}
+      ${tile('charges', s.ledger?.charges, 'Charges in the payment ledger, now: one per paid order. While responses are lost they run ahead of the orders marked paid — the charge is made, its answer lost, and the order is marked paid only when a retry gets the stored answer (same Idempotency-Key, no second charge) or the outbox does.')}
     </div>
     <div class="orders">
-      <div class="orders-head small"><span>orders by state</span><span class="muted">${fmtInt(orderTotal)} in the order database</span></div>
+      <div class="orders-head small"><span>orders by state, in the order database now</span><span class="muted">${fmtInt(orderTotal)} orders</span></div>
       <div class="bar-stack">${orderBar}</div>
       <ul class="orders-legend small">${orderLegend}</ul>
     </div>`;
