@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Dependencies } from '../src/dependencies.ts';
+import { cockatielDependencies } from '../src/peers/cockatiel.ts';
 import { handmadeDependencies } from '../src/peers/handmade.ts';
 
 // Each peer against real node:http servers on loopback: a fake payment service that answers
@@ -110,7 +111,10 @@ interface Peer {
   module: URL;
 }
 
-const peers: Peer[] = [{ kind: 'handmade', create: handmadeDependencies, module: new URL('../src/peers/handmade.ts', import.meta.url) }];
+const peers: Peer[] = [
+  { kind: 'handmade', create: handmadeDependencies, module: new URL('../src/peers/handmade.ts', import.meta.url) },
+  { kind: 'cockatiel', create: cockatielDependencies, module: new URL('../src/peers/cockatiel.ts', import.meta.url) },
+];
 
 /**
  * Runs a user lookup and a charge (with a 503 first, so a backoff timer runs) through the

@@ -3,17 +3,8 @@ import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
 import { Pool } from 'undici';
 import type { Dependencies } from '../dependencies.ts';
+import { PAYMENT_BUDGET, USER_BUDGET, type Budget } from './budget.ts';
 import { chargeCall, exchange, isServerError, reasonOf, ServerError, toChargeOutcome, toUserLookup, userCall, type Call, type Reply } from './reply.ts';
-
-/** The per-dependency budget, the same as Lifeline's clients have in `lifelineDependencies`. */
-interface Budget {
-  totalMs: number;
-  attemptMs: number;
-  attempts: number;
-}
-
-const USER: Budget = { totalMs: 1_000, attemptMs: 300, attempts: 3 };
-const PAYMENT: Budget = { totalMs: 2_000, attemptMs: 600, attempts: 3 };
 
 /** One endpoint: its pool and the breaker around calls to it. */
 interface Endpoint {
@@ -105,8 +96,8 @@ class Stack {
  * await dependencies.close();
  */
 export function handmadeDependencies(options: { userUrl: string; payment: string[] }): Dependencies {
-  const users = new Stack([new URL(options.userUrl).origin], USER);
-  const payment = new Stack(options.payment.map((hostPort) => `http://${hostPort}`), PAYMENT);
+  const users = new Stack([new URL(options.userUrl).origin], USER_BUDGET);
+  const payment = new Stack(options.payment.map((hostPort) => `http://${hostPort}`), PAYMENT_BUDGET);
   return {
     kind: 'handmade',
     async user(id) {
