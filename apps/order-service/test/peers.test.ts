@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Dependencies } from '../src/dependencies.ts';
 import { cockatielDependencies } from '../src/peers/cockatiel.ts';
 import { handmadeDependencies } from '../src/peers/handmade.ts';
+import { retryAgentDependencies } from '../src/peers/retry-agent.ts';
 
 // Each peer against real node:http servers on loopback: a fake payment service that answers
 // what the test tells it to, and a fake user service.
@@ -114,6 +115,7 @@ interface Peer {
 const peers: Peer[] = [
   { kind: 'handmade', create: handmadeDependencies, module: new URL('../src/peers/handmade.ts', import.meta.url) },
   { kind: 'cockatiel', create: cockatielDependencies, module: new URL('../src/peers/cockatiel.ts', import.meta.url) },
+  { kind: 'retry-agent', create: retryAgentDependencies, module: new URL('../src/peers/retry-agent.ts', import.meta.url) },
 ];
 
 /**
@@ -176,7 +178,7 @@ describe.each(peers)('$kind', (peer) => {
     const elapsed = performance.now() - started;
     expect(outcome.kind).toBe('unavailable');
     expect(elapsed).toBeLessThan(5_000);
-    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBeGreaterThanOrEqual(2); // every peer retries an attempt that timed out
     for (const attempt of seen) expect(attempt.idempotencyKey).toBe('"order-o1"');
   });
 
