@@ -1,10 +1,14 @@
 import { EtcdResolver } from '@lifeline/discovery/etcd';
 import { createLogger, etcdHosts, intOption, parseServiceArgs, runService, startTelemetry, UsageError } from '@lifeline/demo-kit';
 import { lifelineDependencies, naiveDependencies } from './dependencies.ts';
+import { cockatielDependencies } from './peers/cockatiel.ts';
+import { handmadeDependencies } from './peers/handmade.ts';
+import { retryAgentDependencies } from './peers/retry-agent.ts';
 import { createOrderService } from './service.ts';
 
 // node --conditions=@lifeline/source apps/order-service/src/main.ts --port 4201 \
 //   --user http://127.0.0.1:4001 --payment 127.0.0.1:4101,127.0.0.1:4102 [--client naive [--naive-attempt-timeout ms]] [--registry etcd://127.0.0.1:2379]
+// --client handmade | cockatiel | retry-agent: the peers in src/peers/, with static --payment endpoints like naive.
 await runService('order', async () => {
   const { config, values } = parseServiceArgs(
     'order',
@@ -18,10 +22,14 @@ await runService('order', async () => {
     { port: 4201, data: 'data/order.db' },
   );
   const client = values.client;
-  if (client !== 'lifeline' && client !== 'naive') throw new UsageError(`--client must be lifeline or naive, got ${JSON.stringify(client)}`);
+  const peers = { handmade: handmadeDependencies, cockatiel: cockatielDependencies, 'retry-agent': retryAgentDependencies };
+  const peer = Object.hasOwn(peers, client) ? peers[client as keyof typeof peers] : undefined;
+  if (client !== 'lifeline' && client !== 'naive' && peer === undefined) {
+    throw new UsageError(`--client must be lifeline, naive, handmade, cockatiel or retry-agent, got ${JSON.stringify(client)}`);
+  }
   const payment = (values.payment).split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (payment.length === 0) throw new UsageError('--payment needs at least one host:port');
-  if (client === 'naive' && config.registry !== undefined) throw new UsageError('--client naive takes static --payment endpoints, not --registry');
+  if (client !== 'lifeline' && config.registry !== undefined) throw new UsageError(`--client ${client} takes static --payment endpoints, not --registry`);
   const timeout = values['naive-attempt-timeout'];
   const naiveAttemptTimeoutMs = timeout === undefined ? undefined : intOption('naive-attempt-timeout', timeout, { min: 1, max: 600_000 });
   if (naiveAttemptTimeoutMs !== undefined && client !== 'naive') throw new UsageError('--naive-attempt-timeout is for --client naive');
@@ -32,11 +40,13 @@ await runService('order', async () => {
   const dependencies =
     client === 'naive'
       ? naiveDependencies({ userUrl, payment, attemptTimeoutMs: naiveAttemptTimeoutMs })
-      : lifelineDependencies({
-          userUrl,
-          payment: config.registry === undefined ? payment : new EtcdResolver({ hosts: etcdHosts(config.registry) }),
-          logger,
-        });
+      : peer !== undefined
+        ? peer({ userUrl, payment })
+        : lifelineDependencies({
+            userUrl,
+            payment: config.registry === undefined ? payment : new EtcdResolver({ hosts: etcdHosts(config.registry) }),
+            logger,
+          });
   const service = await createOrderService({
     dataPath: config.data,
     instance: config.instance,
