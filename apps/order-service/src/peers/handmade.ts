@@ -31,9 +31,10 @@ async function attempt(pool: Pool, call: Call): Promise<Reply> {
  *   `volumeThreshold: 10` — without it the README's own warning applies: "if the first
  *   execution times out or fails, the circuit immediately opens", so one 503 would refuse
  *   the retry of that very charge for 30 s.
- * - bottleneck `maxConcurrent: 100` per dependency around each attempt (its README:
- *   `maxConcurrent` caps the jobs running at once; 100 is Lifeline's bulkhead default).
- *   Its queue is left unbounded, bottleneck's default.
+ * - bottleneck per dependency around each attempt: `maxConcurrent: 100` and `highWater: 200`
+ *   with `strategy: OVERFLOW` (its README: beyond `highWater` queued jobs a new job is not
+ *   added, and its promise rejects) — Lifeline's bulkhead defaults, 100 in flight and 200
+ *   queued, as cockatiel's peer has them; bottleneck's own default queue is unbounded.
  * - p-retry outermost (its README): `retries` = attempts − 1, exponential backoff from
  *   `minTimeout: 100` (Lifeline's base) by `factor: 2` up to `maxTimeout: 1_000`, with
  *   `randomize: true` for jitter (off by default in p-retry), and `maxRetryTime` at the
@@ -50,7 +51,7 @@ class Stack {
 
   constructor(origins: string[], budget: Budget) {
     this.#budget = budget;
-    this.#limiter = new Bottleneck({ maxConcurrent: 100 });
+    this.#limiter = new Bottleneck({ maxConcurrent: 100, highWater: 200, strategy: Bottleneck.strategy.OVERFLOW });
     this.#endpoints = origins.map((origin) => {
       const pool = new Pool(origin, { headersTimeout: budget.attemptMs, bodyTimeout: budget.attemptMs });
       const breaker = new CircuitBreaker(attempt, {
