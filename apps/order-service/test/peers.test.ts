@@ -182,12 +182,13 @@ describe.each(peers)('$kind', (peer) => {
     for (const attempt of seen) expect(attempt.idempotencyKey).toBe('"order-o1"');
   });
 
-  it('ends unavailable with the status when every attempt answers 503', async () => {
+  it('ends unavailable with the status and the last Retry-After when every attempt answers 503', async () => {
     deps = create({ userUrl, payment: [paymentHost] });
-    script = Array.from({ length: 10 }, () => ({ status: 503, body: { code: 'UNAVAILABLE' } }));
+    const unavailable = { status: 503, body: { code: 'UNAVAILABLE' } };
+    // Retry-After on the last attempt only: a peer that honours it waits before a retry, and there is none left.
+    script = [unavailable, unavailable, { ...unavailable, headers: { 'retry-after': '30' } }];
     const outcome = await deps.charge(order);
-    expect(outcome).toMatchObject({ kind: 'unavailable' });
-    expect((outcome as { reason: string }).reason).toContain('503');
+    expect(outcome).toEqual({ kind: 'unavailable', reason: 'payment answered 503 UNAVAILABLE', retryAfterMs: 30_000 });
     expect(seen.length).toBe(3);
   });
 
