@@ -1,3 +1,4 @@
+import type { Mode } from './scenario/types.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -24,8 +25,8 @@ export async function getJson<T>(url: string, timeoutMs = 3_000): Promise<T> {
 export interface StackOptions {
   /** Where the services keep their SQLite files. */
   dataDir: string;
-  /** The order service's client for user and payment. Default `lifeline`. */
-  client?: 'lifeline' | 'naive';
+  /** The order service's client for user and payment (`naive`, a peer, or `lifeline`). Default `lifeline`. */
+  client?: Mode;
   /** Where the services send their spans (the demo's OTLP receiver). */
   otlpUrl?: string | undefined;
   /** `etcd://host:port`: payment instances register there and order finds them there. */
@@ -112,7 +113,7 @@ export class Stack {
     if (instance.service === 'order') {
       args.push('--user', this.url('user-1'), '--client', o.client ?? 'lifeline');
       if (o.client === 'naive' && o.naiveAttemptTimeoutMs !== undefined) args.push('--naive-attempt-timeout', String(o.naiveAttemptTimeoutMs));
-      if (o.registry !== undefined && o.client !== 'naive') args.push('--registry', o.registry);
+      if (o.registry !== undefined && (o.client === undefined || o.client === 'lifeline')) args.push('--registry', o.registry);
       else args.push('--payment', ['payment-1', 'payment-2'].map((id) => `127.0.0.1:${this.get(id).port}`).join(','));
     }
     return args;

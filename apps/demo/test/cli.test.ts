@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FULL, SCENARIO_NAMES, SHORT, writesCommitted } from '../src/scenario/index.ts';
+import { FULL, runScenarioCommand, SCENARIO_NAMES, SHORT, terminalTable, writesCommitted } from '../src/scenario/index.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const demoDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith('lifeline-demo-'));
@@ -36,5 +36,24 @@ describe('demo scenario: where the results go without --out', () => {
     expect(writesCommitted(['lost-response'], FULL)).toBe(false);
     expect(writesCommitted(SCENARIO_NAMES, SHORT)).toBe(false);
     expect(writesCommitted(SCENARIO_NAMES, { ...FULL, rate: 5 })).toBe(false);
+  });
+});
+
+describe('demo scenario --clients', () => {
+  it('refuses an unknown client with the list of known ones, before anything starts', async () => {
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => void errors.push(line);
+    try {
+      expect(await runScenarioCommand(['cascade', '--clients', 'naive,polly'])).toBe(2);
+    } finally {
+      console.error = original;
+    }
+    expect(errors[0]).toMatch(/--clients takes a comma-separated list of naive, handmade, cockatiel, retry-agent, lifeline \(or all\), got "naive,polly"/);
+  });
+
+  it('puts one column per client in the terminal table', () => {
+    const header = terminalTable(['cascade'], [], ['naive', 'cockatiel', 'lifeline']).split('\n')[0]!;
+    expect(header.split(/\s{2,}/)).toEqual(['scenario', 'metric', 'naive', 'cockatiel', 'lifeline']);
   });
 });

@@ -9,9 +9,9 @@ import { runScenario } from './runner.ts';
 import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 import { scenarioSvg } from './svg.ts';
 import { terminalTable } from './table.ts';
-import { MODES, type RunResult, type ScenarioName, type ScenarioParams, type ScenarioReport } from './types.ts';
+import { DEFAULT_MODES, MODES, type Mode, type RunResult, type ScenarioName, type ScenarioParams, type ScenarioReport } from './types.ts';
 
-export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|')}> [--short] [--out dir] [--rate n]
+export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|')}> [--short] [--out dir] [--rate n] [--clients c,…]
 
   Runs each scenario twice on a fresh stack — the order service with a naive client, then with
   Lifeline — prints the figures side by side, and writes scenarios.md, scenarios.svg and
@@ -21,6 +21,8 @@ export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|
   --out dir   where to write the results (default: apps/demo/results for the full run of all,
               else a new temporary directory, printed)
   --rate n    order calls per second (default: ${FULL.rate}, --short ${SHORT.rate})
+  --clients c the clients to compare, comma-separated, or all: ${MODES.join(', ')}
+              (default: ${DEFAULT_MODES.join(',')})
 
   Exit code: 0; 1 when a run failed, or an order was lost, or Lifeline charged an order twice;
   2 for a bad command line.`;
@@ -35,6 +37,7 @@ interface Command {
   scenarios: ScenarioName[];
   params: ScenarioParams;
   out: string | undefined;
+  modes: Mode[];
 }
 
 function parse(argv: string[]): Command | 'help' {
@@ -42,7 +45,13 @@ function parse(argv: string[]): Command | 'help' {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { short: { type: 'boolean', default: false }, out: { type: 'string' }, rate: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      short: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      rate: { type: 'string' },
+      clients: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help === true) return 'help';
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'which scenario?' : `one scenario at a time, got ${positionals.join(' ')}`);
@@ -54,7 +63,19 @@ function parse(argv: string[]): Command | 'help' {
     if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new UsageError(`--rate must be a number above 0 and at most 200, got ${JSON.stringify(values.rate)}`);
     params.rate = rate;
   }
-  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out };
+  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out, modes: parseClients(values.clients) };
+}
+
+/** `--clients naive,lifeline` or `--clients all`: known names, no repeats, in the tables' order. */
+function parseClients(value: string | undefined): Mode[] {
+  if (value === undefined) return [...DEFAULT_MODES];
+  if (value === 'all') return [...MODES];
+  const names = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  const unknown = names.filter((n) => !(MODES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new UsageError(`--clients takes a comma-separated list of ${MODES.join(', ')} (or all), got ${JSON.stringify(value)}`);
+  }
+  return MODES.filter((m) => names.includes(m));
 }
 
 /** A run that threw: its error, no figures. */
@@ -83,12 +104,13 @@ function failedRun(scenario: ScenarioName, mode: RunResult['mode'], error: unkno
   };
 }
 
-/** Runs the scenarios in both modes, one stack at a time, and puts the report together. */
+/** Runs the scenarios with each client (`modes`, default naive and lifeline), one stack at a time, and puts the report together. */
 export async function runScenarios(
   scenarios: readonly ScenarioName[],
   params: ScenarioParams,
-  options: { signal?: AbortSignal; log?: (line: string) => void } = {},
+  options: { signal?: AbortSignal; log?: (line: string) => void; modes?: readonly Mode[] } = {},
 ): Promise<ScenarioReport> {
+  const modes = options.modes ?? DEFAULT_MODES;
   const log = options.log ?? (() => {});
   const began = Date.now();
   const cpu = cpus();
@@ -105,12 +127,13 @@ export async function runScenarios(
     },
     params,
     scenarios: [...scenarios],
+    modes: [...modes],
     results: [],
     wallMs: 0,
   };
   for (const name of scenarios) {
     const scenario = SCENARIOS.find((s) => s.name === name)!;
-    for (const mode of MODES) {
+    for (const mode of modes) {
       options.signal?.throwIfAborted();
       log(`${name} · ${mode}: starting the stack`);
       try {
@@ -180,17 +203,17 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { scenarios, params } = command;
+  const { scenarios, params, modes } = command;
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
     const out = command.out !== undefined ? resolve(command.out) : writesCommitted(scenarios, params) ? RESULTS_DIR : await mkdtemp(join(tmpdir(), 'lifeline-scenarios-'));
-    const runs = scenarios.length * MODES.length;
+    const runs = scenarios.length * modes.length;
     const each = params.warmupMs + params.faultMs + params.recoveryMs;
     console.log(`${runs} runs of ~${Math.round(each / 1000)} s of traffic each, plus start, settle and stop; results to ${out}`);
-    const report = await runScenarios(scenarios, params, { signal: controller.signal, log: (line) => console.log(`  ${line}`) });
-    console.log(`\n${terminalTable(report.scenarios, report.results)}\n`);
+    const report = await runScenarios(scenarios, params, { signal: controller.signal, modes, log: (line) => console.log(`  ${line}`) });
+    console.log(`\n${terminalTable(report.scenarios, report.results, modes)}\n`);
     await writeReport(report, out);
     console.log(`wrote ${join(out, 'scenarios.md')}, scenarios.svg, scenarios.json (${Math.round(report.wallMs / 1000)} s)`);
     const broken = violations(report);

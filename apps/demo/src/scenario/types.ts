@@ -1,7 +1,15 @@
-/** Which client the order service uses for user and payment. */
-export type Mode = 'naive' | 'lifeline';
+/**
+ * Which client the order service uses for user and payment: the naive fetch loop (the floor),
+ * the peers a team would otherwise pick — the design card's stack composed by hand (undici +
+ * p-retry + opossum + bottleneck), cockatiel, undici's RetryAgent — and Lifeline.
+ */
+export type Mode = 'naive' | 'handmade' | 'cockatiel' | 'retry-agent' | 'lifeline';
 
-export const MODES: readonly Mode[] = ['naive', 'lifeline'];
+/** Every client, in the order the tables show them. */
+export const MODES: readonly Mode[] = ['naive', 'handmade', 'cockatiel', 'retry-agent', 'lifeline'];
+
+/** The clients a run compares unless told otherwise (`--clients`). */
+export const DEFAULT_MODES: readonly Mode[] = ['naive', 'lifeline'];
 
 export type ScenarioName = 'cascade' | 'retry-storm' | 'lost-response' | 'dead-instance' | 'metastable';
 
@@ -108,6 +116,8 @@ export interface ScenarioReport {
   machine: { platform: string; arch: string; cpus: number; cpuModel: string; memoryGb: number; node: string; loadAverage: number[] };
   params: ScenarioParams;
   scenarios: ScenarioName[];
+  /** The clients compared, in column order (absent in reports from before peers: naive and lifeline). */
+  modes?: Mode[];
   results: RunResult[];
   /** Wall time of the whole command, ms. */
   wallMs: number;
