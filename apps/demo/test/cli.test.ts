@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FULL, runScenarioCommand, SCENARIO_NAMES, SHORT, terminalTable, writesCommitted } from '../src/scenario/index.ts';
+import { FULL, runScenarioCommand, SCENARIO_NAMES, SHORT, terminalTable, writesCommitted, type RunResult } from '../src/scenario/index.ts';
+import { cellOf, ROWS } from '../src/scenario/rows.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const demoDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith('lifeline-demo-'));
@@ -55,5 +56,15 @@ describe('demo scenario --clients', () => {
   it('puts one column per client in the terminal table', () => {
     const header = terminalTable(['cascade'], [], ['naive', 'cockatiel', 'lifeline']).split('\n')[0]!;
     expect(header.split(/\s{2,}/)).toEqual(['scenario', 'metric', 'naive', 'cockatiel', 'lifeline']);
+  });
+});
+
+describe('repeated runs in the tables', () => {
+  it('a cell is the median with the range; a missing recovery ranks worst', () => {
+    const recovery = ROWS.find((r) => r.key === 'recovery')!;
+    const run = (recoveryMs: number | null): RunResult => ({ recoveryMs }) as unknown as RunResult;
+    expect(cellOf(recovery, [run(300), run(100), run(200)])).toBe('200 ms (100 ms–300 ms)');
+    expect(cellOf(recovery, [run(100), run(null), run(200)])).toBe('200 ms (100 ms–not within the run)');
+    expect(cellOf(recovery, [run(120)])).toBe('120 ms');
   });
 });

@@ -23,6 +23,8 @@ export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|
   --rate n    order calls per second (default: ${FULL.rate}, --short ${SHORT.rate})
   --clients c the clients to compare, comma-separated, or all: ${MODES.join(', ')}
               (default: ${DEFAULT_MODES.join(',')})
+  --repeat n  runs of every (scenario, client), 1–10 (default 1); above 1 the tables show the
+              median and the range, and call a difference only when the ranges do not overlap
 
   Exit code: 0; 1 when a run failed, or an order was lost, or Lifeline charged an order twice;
   2 for a bad command line.`;
@@ -38,6 +40,7 @@ interface Command {
   params: ScenarioParams;
   out: string | undefined;
   modes: Mode[];
+  repeat: number;
 }
 
 function parse(argv: string[]): Command | 'help' {
@@ -50,6 +53,7 @@ function parse(argv: string[]): Command | 'help' {
       out: { type: 'string' },
       rate: { type: 'string' },
       clients: { type: 'string' },
+      repeat: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -63,7 +67,9 @@ function parse(argv: string[]): Command | 'help' {
     if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new UsageError(`--rate must be a number above 0 and at most 200, got ${JSON.stringify(values.rate)}`);
     params.rate = rate;
   }
-  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out, modes: parseClients(values.clients) };
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) throw new UsageError(`--repeat must be an integer from 1 to 10, got ${JSON.stringify(values.repeat)}`);
+  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out, modes: parseClients(values.clients), repeat };
 }
 
 /** `--clients naive,lifeline` or `--clients all`: known names, no repeats, in the tables' order. */
@@ -108,9 +114,10 @@ function failedRun(scenario: ScenarioName, mode: RunResult['mode'], error: unkno
 export async function runScenarios(
   scenarios: readonly ScenarioName[],
   params: ScenarioParams,
-  options: { signal?: AbortSignal; log?: (line: string) => void; modes?: readonly Mode[] } = {},
+  options: { signal?: AbortSignal; log?: (line: string) => void; modes?: readonly Mode[]; repeat?: number } = {},
 ): Promise<ScenarioReport> {
   const modes = options.modes ?? DEFAULT_MODES;
+  const repeat = options.repeat ?? 1;
   const log = options.log ?? (() => {});
   const began = Date.now();
   const cpu = cpus();
@@ -128,22 +135,28 @@ export async function runScenarios(
     params,
     scenarios: [...scenarios],
     modes: [...modes],
+    ...(repeat > 1 ? { repeat } : {}),
     results: [],
     wallMs: 0,
   };
-  for (const name of scenarios) {
-    const scenario = SCENARIOS.find((s) => s.name === name)!;
-    for (const mode of modes) {
-      options.signal?.throwIfAborted();
-      log(`${name} · ${mode}: starting the stack`);
-      try {
-        const result = await runScenario(scenario, mode, params, { signal: options.signal, log: (line) => log(`${name} · ${mode}: ${line}`) });
-        log(`${name} · ${mode}: done in ${(result.wallMs / 1000).toFixed(1)} s`);
-        report.results.push(result);
-      } catch (error) {
+  // Rounds outermost: a drift of the machine over the run spreads over every client alike.
+  for (let round = 0; round < repeat; round++) {
+    for (const name of scenarios) {
+      const scenario = SCENARIOS.find((s) => s.name === name)!;
+      for (const mode of modes) {
         options.signal?.throwIfAborted();
-        log(`${name} · ${mode}: failed: ${error instanceof Error ? error.message : String(error)}`);
-        report.results.push(failedRun(name, mode, error));
+        const tag = repeat > 1 ? `${name} · ${mode} · round ${round + 1}/${repeat}` : `${name} · ${mode}`;
+        log(`${tag}: starting the stack`);
+        let result: RunResult;
+        try {
+          result = await runScenario(scenario, mode, params, { signal: options.signal, log: (line) => log(`${tag}: ${line}`) });
+          log(`${tag}: done in ${(result.wallMs / 1000).toFixed(1)} s`);
+        } catch (error) {
+          options.signal?.throwIfAborted();
+          log(`${tag}: failed: ${error instanceof Error ? error.message : String(error)}`);
+          result = failedRun(name, mode, error);
+        }
+        report.results.push(repeat > 1 ? { ...result, round } : result);
       }
     }
   }
@@ -203,16 +216,16 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { scenarios, params, modes } = command;
+  const { scenarios, params, modes, repeat } = command;
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
     const out = command.out !== undefined ? resolve(command.out) : writesCommitted(scenarios, params) ? RESULTS_DIR : await mkdtemp(join(tmpdir(), 'lifeline-scenarios-'));
-    const runs = scenarios.length * modes.length;
+    const runs = scenarios.length * modes.length * repeat;
     const each = params.warmupMs + params.faultMs + params.recoveryMs;
     console.log(`${runs} runs of ~${Math.round(each / 1000)} s of traffic each, plus start, settle and stop; results to ${out}`);
-    const report = await runScenarios(scenarios, params, { signal: controller.signal, modes, log: (line) => console.log(`  ${line}`) });
+    const report = await runScenarios(scenarios, params, { signal: controller.signal, modes, repeat, log: (line) => console.log(`  ${line}`) });
     console.log(`\n${terminalTable(report.scenarios, report.results, modes)}\n`);
     await writeReport(report, out);
     console.log(`wrote ${join(out, 'scenarios.md')}, scenarios.svg, scenarios.json (${Math.round(report.wallMs / 1000)} s)`);

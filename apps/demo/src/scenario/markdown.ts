@@ -1,8 +1,34 @@
-import { cell, ROWS, type MetricRow } from './rows.ts';
+import { cellOf, ROWS, type MetricRow } from './rows.ts';
 import { SCENARIOS } from './scenarios.ts';
-import { find } from './table.ts';
+import { find, findAll } from './table.ts';
 import { DEFAULT_MODES, type Mode, type RunResult, type ScenarioName, type ScenarioReport } from './types.ts';
 import { whyWorse } from './why.ts';
+
+/** Both single runs completed, and Lifeline's is worse beyond noise. */
+function single(row: MetricRow, other: RunResult, lifeline: RunResult): boolean {
+  return other.error === undefined && lifeline.error === undefined && worse(row, other, lifeline);
+}
+
+/** Repeated runs: Lifeline's range lies wholly on the worse side of the other client's, and its median is worse beyond noise. */
+function apart(row: MetricRow, others: readonly RunResult[], lifelines: readonly RunResult[]): boolean {
+  if (row.better === undefined) return false;
+  const worst = row.better === 'higher' ? -Infinity : Infinity;
+  const values = (runs: readonly RunResult[]): number[] => runs.filter((r) => r.error === undefined).map((r) => row.value(r) ?? worst);
+  const o = values(others);
+  const l = values(lifelines);
+  if (o.length === 0 || l.length === 0) return false;
+  const separated = row.better === 'higher' ? Math.max(...l) < Math.min(...o) : Math.min(...l) > Math.max(...o);
+  if (!separated) return false;
+  const medianRun = (runs: readonly RunResult[], target: number): RunResult =>
+    runs.filter((r) => r.error === undefined).reduce((best, r) => (Math.abs((row.value(r) ?? worst) - target) < Math.abs((row.value(best) ?? worst) - target) ? r : best));
+  return worse(row, medianRun(others, median(o)), medianRun(lifelines, median(l)));
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
 
 /** How much worse Lifeline must be before the report calls it worse: below this it is noise. */
 function worse(row: MetricRow, naive: RunResult, lifeline: RunResult): boolean {
@@ -63,13 +89,13 @@ export function scenarioMarkdown(report: ScenarioReport): string {
       `(${p.profile} run, ${Math.round(report.wallMs / 1000)} s in all). Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}/${m.arch}, ` +
       `Node ${m.node}, load average ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')} at the start.`,
     '',
-    `Each scenario runs ${modesOf(report).length === 2 ? 'twice' : `${modesOf(report).length} times`}, each time on a fresh stack with fresh data (user-1; payment-1 and payment-2 sharing one SQLite ledger and ` +
-      'one Idempotency-Key store; order-1), once with each of the order service\'s clients, in the order of the columns. The demo\'s caller sends ' +
+    'Each scenario runs once per client of the order service (the columns, in that order), each time on a fresh stack with fresh data (user-1; payment-1 and payment-2 sharing one SQLite ledger and ' +
+      'one Idempotency-Key store; order-1). The demo\'s caller sends ' +
       `POST /orders at ${p.rate} calls/s (Poisson arrivals) and gives up on a call after ${p.callerTimeoutMs / 1000} s: ` +
       `${p.warmupMs / 1000} s healthy, ${p.faultMs / 1000} s with the fault, ${p.recoveryMs / 1000} s after it is cleared. ` +
       `Then the traffic stops and the outbox gets up to ${p.settleMaxMs / 1000} s to charge the orders still pending; the ledger, ` +
       'the order counts and the payment instances\' request counts are read, and every accepted order is looked up. Chaos seed ' +
-      `${p.chaosSeed}. The figures are as measured, one run each, on a machine running the caller, four services and the runner at once.`,
+      `${p.chaosSeed}. The figures are as measured, ${(report.repeat ?? 1) > 1 ? `${report.repeat} runs each (the rounds one after another, every client in each round): each cell is the median, with the range in brackets, and a difference is called only when the ranges do not overlap` : 'one run each'}, on a machine running the caller, four services and the runner at once.`,
     '',
     '- **naive**: `fetch()` with no timeout, 3 attempts 50 ms apart on any error or 5xx, round-robin over the two payment instances, ' +
       'no breaker, no retry budget, no Idempotency-Key.',
@@ -112,7 +138,9 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
   const scenario = SCENARIOS.find((s) => s.name === name)!;
   const p = report.params;
   const modes = modesOf(report);
-  const runs = modes.map((mode) => find(report.results, name, mode));
+  const all = modes.map((mode) => findAll(report.results, name, mode));
+  const runs = all.flat();
+  const repeated = (report.repeat ?? 1) > 1;
   const naive = find(report.results, name, 'naive');
   const lifeline = find(report.results, name, 'lifeline');
   const out = [
@@ -123,36 +151,38 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
     '',
     `| metric | ${modes.join(' | ')} |`,
     `| --- |${modes.map(() => ' ---: |').join('')}`,
-    ...ROWS.map((row) => `| ${row.label} | ${runs.map((run) => cell(row, run)).join(' | ')} |`),
+    ...ROWS.map((row) => `| ${row.label} | ${all.map((each) => cellOf(row, each)).join(' | ')} |`),
   ];
-  if (scenario.setup !== undefined && naive !== undefined && lifeline !== undefined && naive.error === undefined && lifeline.error === undefined) {
-    const line = (run: RunResult): string => goodput(run).map((g) => g.toFixed(1)).join(' / ');
-    out.push(
-      '',
-      `Goodput, orders paid at once per second (before the fault / during it / the last ${GOODPUT_TAIL_MS / 1000} s of the recovery): ` +
-        `naive ${line(naive)}, Lifeline ${line(lifeline)}.`,
-    );
+  if (scenario.setup !== undefined) {
+    const line = (each: RunResult[]): string => {
+      const done = each.filter((r) => r.error === undefined).map(goodput);
+      return [0, 1, 2].map((phase) => median(done.map((g) => g[phase]!)).toFixed(1)).join(' / ');
+    };
+    const parts = modes.map((mode, i) => (all[i]!.some((r) => r.error === undefined) ? `${mode} ${line(all[i]!)}` : undefined)).filter((p) => p !== undefined);
+    if (parts.length > 0) {
+      out.push(
+        '',
+        `Goodput, orders paid at once per second (before the fault / during it / the last ${GOODPUT_TAIL_MS / 1000} s of the recovery${repeated ? '; medians of the runs' : ''}): ${parts.join(', ')}.`,
+      );
+    }
   }
   const notes: string[] = [];
   for (const run of runs) {
     if (run?.error !== undefined) notes.push(`The ${run.mode} run failed: ${run.error.split('\n')[0]!}`);
-    for (const note of run?.notes ?? []) notes.push(`${run!.mode}: ${note}.`);
+    for (const note of run?.notes ?? []) notes.push(`${run.mode}: ${note}.`);
   }
-  if (naive?.error === undefined && lifeline?.error === undefined && naive !== undefined && lifeline !== undefined) {
+  const lifelines = findAll(report.results, name, 'lifeline');
+  modes.forEach((mode, i) => {
+    if (mode === 'lifeline') return;
+    const others = all[i]!;
     for (const row of ROWS) {
-      if (!worse(row, naive, lifeline)) continue;
-      notes.push(`Lifeline does worse on **${row.label}** (${row.format(lifeline)} vs ${row.format(naive)}): ${whyWorse(name, row.key)}`);
+      const lost = repeated ? apart(row, others, lifelines) : naive !== undefined && lifeline !== undefined && mode === 'naive' ? single(row, naive, lifeline) : others[0] !== undefined && lifeline !== undefined && single(row, others[0], lifeline);
+      if (!lost) continue;
+      const reason = mode === 'naive' ? whyWorse(name, row.key) : 'no explanation on file yet; the per-second series in scenarios.json shows how it went.';
+      const than = mode === 'naive' ? '' : ` than ${mode}`;
+      notes.push(`Lifeline does worse${than} on **${row.label}** (${cellOf(row, lifelines)} vs ${cellOf(row, others)}): ${reason}`);
     }
-  }
-  if (lifeline !== undefined && lifeline.error === undefined) {
-    for (const run of runs) {
-      if (run === undefined || run.error !== undefined || run.mode === 'naive' || run.mode === 'lifeline') continue;
-      for (const row of ROWS) {
-        if (!worse(row, run, lifeline)) continue;
-        notes.push(`Lifeline does worse than ${run.mode} on **${row.label}** (${row.format(lifeline)} vs ${row.format(run)}): no explanation on file yet; the per-second series in scenarios.json shows how it went.`);
-      }
-    }
-  }
+  });
   if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
   return out;
 }

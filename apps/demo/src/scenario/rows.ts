@@ -10,6 +10,8 @@ export interface MetricRow {
   value(run: RunResult): number | undefined;
   /** The figure as printed. */
   format(run: RunResult): string;
+  /** A bare value of the figure as printed (a median, an end of a range); undefined is "none". */
+  short(value: number | undefined): string;
   /** Which way is better, when it is a matter of better. */
   better?: 'higher' | 'lower';
 }
@@ -26,6 +28,7 @@ export const ROWS: readonly MetricRow[] = [
       `order calls accepted (201 paid or 202 pending_payment, within the caller's ${p.callerTimeoutMs / 1000} s timeout) ÷ order calls, warm-up to end of recovery`,
     value: (r) => r.all.successRate ?? undefined,
     format: (r) => `${pct(r.all.successRate)} (${r.all.accepted}/${r.all.calls})`,
+    short: (v) => (v === undefined ? '–' : pct(v)),
     better: 'higher',
   },
   {
@@ -34,6 +37,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: () => 'the same, for the calls started while the fault was on',
     value: (r) => r.fault.successRate ?? undefined,
     format: (r) => `${pct(r.fault.successRate)} (${r.fault.accepted}/${r.fault.calls})`,
+    short: (v) => (v === undefined ? '–' : pct(v)),
     better: 'higher',
   },
   {
@@ -42,6 +46,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: () => 'calls started during the fault answered 201 (charged within the call) ÷ those calls; a 202 is charged later by the outbox',
     value: (r) => (r.fault.calls === 0 ? undefined : r.fault.paidAtOnce / r.fault.calls),
     format: (r) => (r.fault.calls === 0 ? '–' : pct(r.fault.paidAtOnce / r.fault.calls)),
+    short: (v) => (v === undefined ? '–' : pct(v)),
     better: 'higher',
   },
   {
@@ -50,6 +55,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: (p) => `99th percentile of the order calls' latency as the caller saw it; a call that timed out counts as ${p.callerTimeoutMs} ms`,
     value: (r) => r.all.p99Ms ?? undefined,
     format: (r) => ms(r.all.p99Ms),
+    short: (v) => (v === undefined ? '–' : ms(v)),
     better: 'lower',
   },
   {
@@ -58,6 +64,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: () => 'the same, for the calls started while the fault was on',
     value: (r) => r.fault.p99Ms ?? undefined,
     format: (r) => ms(r.fault.p99Ms),
+    short: (v) => (v === undefined ? '–' : ms(v)),
     better: 'lower',
   },
   {
@@ -67,6 +74,7 @@ export const ROWS: readonly MetricRow[] = [
       'POST /charges received by the payment instances (counted on arrival, before any fault or shedding, every process including a killed one, the outbox\'s calls included; a connection refused by a dead instance never arrives and is not counted) ÷ orders created (each needs one charge; orders still pending at the end lower it)',
     value: (r) => r.amplification ?? undefined,
     format: (r) => (r.amplification === null ? '–' : `${r.amplification.toFixed(2)}× (${r.chargeRequests}/${r.ordersCreated})`),
+    short: (v) => (v === undefined ? '–' : `${v.toFixed(2)}×`),
     better: 'lower',
   },
   {
@@ -75,6 +83,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: () => 'from the payment ledger: Σ (charges − 1) over the orders charged more than once — money taken twice; must be 0',
     value: (r) => r.ledger.duplicateCharges,
     format: (r) => String(r.ledger.duplicateCharges),
+    short: (v) => (v === undefined ? '–' : String(v)),
     better: 'lower',
   },
   {
@@ -84,6 +93,7 @@ export const ROWS: readonly MetricRow[] = [
       'ms from the fault being cleared (rules removed, or the killed instance ready again) to the start of the first 1 s span of order calls (≥ 5 calls) of which ≥ 95 % were answered 201 paid at once; "not within the run" when none came before the traffic stopped',
     value: (r) => r.recoveryMs ?? undefined,
     format: (r) => (r.recoveryMs === null ? 'not within the run' : `${r.recoveryMs} ms`),
+    short: (v) => (v === undefined ? 'not within the run' : `${Math.round(v)} ms`),
     better: 'lower',
   },
   {
@@ -92,6 +102,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: (p) => `orders still pending_payment once the outbox had up to ${p.settleMaxMs / 1000} s after the traffic stopped (how long it took is in scenarios.json)`,
     value: (r) => r.pendingAfterSettle,
     format: (r) => String(r.pendingAfterSettle),
+    short: (v) => (v === undefined ? '–' : String(Math.round(v))),
     better: 'lower',
   },
   {
@@ -100,6 +111,7 @@ export const ROWS: readonly MetricRow[] = [
     explain: () => 'accepted calls (201/202) whose order GET /orders/:id does not find as paid, pending_payment or payment_failed; must be 0',
     value: (r) => r.lostOrders,
     format: (r) => `${r.lostOrders} of ${r.ordersChecked}`,
+    short: (v) => (v === undefined ? '–' : String(Math.round(v))),
     better: 'lower',
   },
 ];
@@ -109,4 +121,34 @@ export function cell(row: MetricRow, run: RunResult | undefined): string {
   if (run === undefined) return '–';
   if (run.error !== undefined) return 'error';
   return row.format(run);
+}
+
+/** A figure over repeated runs: the median and the range; "none" (recovery not within the run) ranks as the worst. */
+export interface Spread {
+  median: number | undefined;
+  min: number | undefined;
+  max: number | undefined;
+}
+
+/** The figure's spread over the runs that completed; undefined when none did. */
+export function spread(row: MetricRow, runs: readonly RunResult[]): Spread | undefined {
+  const done = runs.filter((r) => r.error === undefined);
+  if (done.length === 0) return undefined;
+  // A missing value (no recovery within the run) is the worst possible one.
+  const worst = row.better === 'higher' ? -Infinity : Infinity;
+  const values = done.map((r) => row.value(r) ?? worst).sort((a, b) => a - b);
+  const at = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
+  const mid = values.length % 2 === 1 ? values[(values.length - 1) / 2]! : (values[values.length / 2 - 1]! + values[values.length / 2]!) / 2;
+  return { median: at(mid), min: at(values[0]!), max: at(values.at(-1)!) };
+}
+
+/** The cell of one client over its runs: the figure itself for one run, else "median (min–max)". */
+export function cellOf(row: MetricRow, runs: readonly RunResult[]): string {
+  if (runs.length <= 1) return cell(row, runs[0]);
+  const s = spread(row, runs);
+  const failed = runs.filter((r) => r.error !== undefined).length;
+  const errors = failed === 0 ? '' : `, ${failed} failed`;
+  if (s === undefined) return `error${errors}`;
+  const range = s.min === s.max ? '' : ` (${row.short(s.min)}–${row.short(s.max)})`;
+  return `${row.short(s.median)}${range}${errors}`;
 }

@@ -1,9 +1,14 @@
-import { cell, ROWS } from './rows.ts';
+import { cellOf, ROWS } from './rows.ts';
 import { DEFAULT_MODES, type Mode, type RunResult, type ScenarioName } from './types.ts';
 
-/** The run of a scenario in a mode, if there is one. */
+/** The run of a scenario in a mode, if there is one (the first, when it was repeated). */
 export function find(results: readonly RunResult[], scenario: ScenarioName, mode: RunResult['mode']): RunResult | undefined {
   return results.find((r) => r.scenario === scenario && r.mode === mode);
+}
+
+/** Every run of a scenario in a mode. */
+export function findAll(results: readonly RunResult[], scenario: ScenarioName, mode: RunResult['mode']): RunResult[] {
+  return results.filter((r) => r.scenario === scenario && r.mode === mode);
 }
 
 /**
@@ -16,10 +21,10 @@ export function find(results: readonly RunResult[], scenario: ScenarioName, mode
 export function terminalTable(scenarios: readonly ScenarioName[], results: readonly RunResult[], modes: readonly Mode[] = DEFAULT_MODES): string {
   const lines: string[][] = [['scenario', 'metric', ...modes]];
   for (const name of scenarios) {
-    const runs = modes.map((mode) => find(results, name, mode));
-    ROWS.forEach((row, i) => lines.push([i === 0 ? name : '', row.label, ...runs.map((run) => cell(row, run))]));
-    for (const run of runs) {
-      if (run?.error !== undefined) lines.push(['', `${run.mode} failed`, run.error.split('\n')[0]!]);
+    const runs = modes.map((mode) => findAll(results, name, mode));
+    ROWS.forEach((row, i) => lines.push([i === 0 ? name : '', row.label, ...runs.map((each) => cellOf(row, each))]));
+    for (const run of runs.flat()) {
+      if (run.error !== undefined) lines.push(['', `${run.mode} failed`, run.error.split('\n')[0]!]);
     }
     lines.push([]);
   }

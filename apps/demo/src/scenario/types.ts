@@ -75,6 +75,8 @@ export interface SeriesPoint {
 export interface RunResult {
   scenario: ScenarioName;
   mode: Mode;
+  /** Which repetition this run was, from 0 (absent in reports of one run each). */
+  round?: number;
   /** Set when the run could not complete; the figures are then partial or absent. */
   error?: string;
   /** Phases, ms from the start of the traffic: fault injected, fault cleared (cleared = the clear action done), traffic stopped. */
@@ -118,6 +120,8 @@ export interface ScenarioReport {
   scenarios: ScenarioName[];
   /** The clients compared, in column order (absent in reports from before peers: naive and lifeline). */
   modes?: Mode[];
+  /** Runs of every (scenario, client); the tables show the median and the range when above 1. Absent: 1. */
+  repeat?: number;
   results: RunResult[];
   /** Wall time of the whole command, ms. */
   wallMs: number;
