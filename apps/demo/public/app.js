@@ -49,7 +49,6 @@ document.addEventListener('toggle', (event) => {
 // The charts' crosshair follows the pointer. Module scripts run after the document is parsed:
 // the elements are there.
 const charts = byId('charts');
-let raf = 0;
 charts.addEventListener('mousemove', (event) => {
   const tEnd = store.state?.series?.at(-1)?.t;
   if (tEnd === undefined) return;
@@ -57,7 +56,7 @@ charts.addEventListener('mousemove', (event) => {
   const iw = box.width - PAD.l - PAD.r;
   const frac = clamp((event.clientX - box.left - PAD.l) / iw, 0, 1);
   store.hoverT = tEnd - (1 - frac) * WINDOW_MS;
-  if (!raf) raf = requestAnimationFrame(() => { raf = 0; render(); });
+  if (!store.hoverFrame) store.hoverFrame = requestAnimationFrame(() => { store.hoverFrame = 0; render(); });
 });
 charts.addEventListener('mouseleave', () => { store.hoverT = undefined; store.drawn.delete('charts'); render(); });
 

@@ -12,6 +12,7 @@
  * @property {Set<string>} openTraces Traces the user unfolded.
  * @property {Set<string>} closedTraces Traces the user folded.
  * @property {number | undefined} hoverT The chart crosshair's time, or undefined.
+ * @property {number} hoverFrame The animation frame that redraws the crosshair; 0 when none is pending.
  * @property {{ list: TraceView[], t: number } | undefined} shownTraces The traces on screen and the state time they came with.
  * @property {number} shownTracesAt Epoch ms they were taken over.
  * @property {boolean} tracesPaused
@@ -29,6 +30,7 @@ export const store = {
   openTraces: new Set(),
   closedTraces: new Set(),
   hoverT: undefined,
+  hoverFrame: 0,
   shownTraces: undefined,
   shownTracesAt: 0,
   tracesPaused: false,
