@@ -80,8 +80,8 @@ export class Stack {
     add('payment-2', 'payment', ports[2]);
     add('order-1', 'order', ports[3]);
     try {
-      await Promise.all(['user-1', 'payment-1', 'payment-2'].map((id) => stack.launch(id)));
-      await stack.launch('order-1');
+      await Promise.all(['user-1', 'payment-1', 'payment-2'].map((id) => stack.#firstLaunch(id)));
+      await stack.#firstLaunch('order-1');
     } catch (error) {
       await stack.stop();
       throw error;
@@ -119,7 +119,27 @@ export class Stack {
     return args;
   }
 
-  /** Starts an instance's process and waits until it answers ready. */
+  /**
+   * The first start of an instance. Its port was free when picked, but another process on the
+   * machine (a test server binding port 0) may take it before the instance binds it: then the
+   * instance exits with EADDRINUSE, and it is started again on a newly picked port, up to twice.
+   * (Order, started last, is given the payment ports it will then know.)
+   */
+  async #firstLaunch(id: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.launch(id);
+        return;
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('EADDRINUSE')) throw error;
+        const instance = this.get(id);
+        const port = await freePort();
+        this.instances.set(id, { ...instance, port, url: `http://127.0.0.1:${port}`, process: undefined, status: 'down' });
+      }
+    }
+  }
+
+  /** Starts an instance's process and waits until it answers ready — itself, not another process on its port. */
   async launch(id: string): Promise<void> {
     const instance = this.get(id);
     if (instance.status !== 'down') throw new Error(`${id} is ${instance.status}`);
@@ -157,7 +177,7 @@ export class Stack {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${id} exited while starting (${child.exitCode ?? child.signalCode}):\n${output.join('\n')}`);
       }
-      if (await this.ready(id)) {
+      if ((await this.ready(id)) && (await this.#answersAs(instance.url, child.pid))) {
         instance.status = 'up';
         return;
       }
@@ -165,6 +185,17 @@ export class Stack {
     }
     child.kill('SIGKILL');
     throw new Error(`${id} was not ready within 60 s:\n${output.join('\n')}`);
+  }
+
+  /** Whether the process answering at `url` is `pid` (its `/admin/resilience` says which process it is). */
+  async #answersAs(url: string, pid: number | undefined): Promise<boolean> {
+    try {
+      const res = await request(`${url}/admin/resilience`, { signal: AbortSignal.timeout(1_000) });
+      const body = (await res.body.json()) as { pid?: unknown };
+      return res.statusCode === 200 && body.pid === pid;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether the instance answers its readiness probe now. */
