@@ -11,8 +11,10 @@ export interface Seen {
 export interface TestServer {
   url: string;
   port: number;
-  /** Every request the server received, in order. */
+  /** Every request the server received, in order — but discovery's health checks (`GET /health/ready`). */
   seen: Seen[];
+  /** Discovery's health checks the server received (`GET /health/ready`, while a breaker of it was open). */
+  healthChecks: () => number;
   /** Connections accepted so far. */
   connections: () => number;
   close: () => Promise<void>;
@@ -26,13 +28,16 @@ export async function startServer(
   handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
 ): Promise<TestServer> {
   const seen: Seen[] = [];
+  let healthChecks = 0;
   const sockets = new Set<Socket>();
   let connections = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      // Discovery checks an open endpoint's health route in the background: not a call of the test's.
+      if (req.method === 'GET' && req.url === '/health/ready') healthChecks++;
+      else seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() });
       handler(req, res, seen.length);
     });
   });
@@ -47,6 +52,7 @@ export async function startServer(
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    healthChecks: () => healthChecks,
     connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
