@@ -12,8 +12,8 @@ import {
 } from 'cockatiel';
 import { Pool } from 'undici';
 import type { Dependencies } from '../dependencies.ts';
-import { PAYMENT_BUDGET, USER_BUDGET, type Budget } from './budget.ts';
-import { chargeCall, exchange, isServerError, reasonOf, toChargeOutcome, toUserLookup, userCall, type Call, type Reply } from './reply.ts';
+import type { Budget } from './budget.ts';
+import { exchange, isServerError, peerDependencies, type Call, type Reply } from './reply.ts';
 
 /**
  * Errors, as `handleAll`, and 5xx replies: cockatiel's policies handle rejections only
@@ -96,27 +96,5 @@ class Stack {
  * await dependencies.close();
  */
 export function cockatielDependencies(options: { userUrl: string; payment: string[] }): Dependencies {
-  const users = new Stack([new URL(options.userUrl).origin], USER_BUDGET);
-  const payment = new Stack(options.payment.map((hostPort) => `http://${hostPort}`), PAYMENT_BUDGET);
-  return {
-    kind: 'cockatiel',
-    async user(id) {
-      try {
-        return toUserLookup(await users.call(userCall(options.userUrl, id)));
-      } catch (error) {
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    async charge(request) {
-      try {
-        return toChargeOutcome(await payment.call(chargeCall(request)));
-      } catch (error) {
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    snapshot: () => ({}),
-    async close() {
-      await Promise.all([users.close(), payment.close()]);
-    },
-  };
+  return peerDependencies('cockatiel', options, (origins, budget) => new Stack(origins, budget));
 }

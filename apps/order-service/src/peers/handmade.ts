@@ -3,8 +3,8 @@ import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
 import { Pool } from 'undici';
 import type { Dependencies } from '../dependencies.ts';
-import { PAYMENT_BUDGET, USER_BUDGET, type Budget } from './budget.ts';
-import { chargeCall, exchange, isServerError, reasonOf, ServerError, toChargeOutcome, toUserLookup, userCall, type Call, type Reply } from './reply.ts';
+import type { Budget } from './budget.ts';
+import { exchange, isServerError, peerDependencies, ServerError, type Call, type Reply } from './reply.ts';
 
 /** One endpoint: its pool and the breaker around calls to it. */
 interface Endpoint {
@@ -97,29 +97,5 @@ class Stack {
  * await dependencies.close();
  */
 export function handmadeDependencies(options: { userUrl: string; payment: string[] }): Dependencies {
-  const users = new Stack([new URL(options.userUrl).origin], USER_BUDGET);
-  const payment = new Stack(options.payment.map((hostPort) => `http://${hostPort}`), PAYMENT_BUDGET);
-  return {
-    kind: 'handmade',
-    async user(id) {
-      try {
-        return toUserLookup(await users.call(userCall(options.userUrl, id)));
-      } catch (error) {
-        if (error instanceof ServerError) return toUserLookup(error.reply);
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    async charge(request) {
-      try {
-        return toChargeOutcome(await payment.call(chargeCall(request)));
-      } catch (error) {
-        if (error instanceof ServerError) return toChargeOutcome(error.reply);
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    snapshot: () => ({}),
-    async close() {
-      await Promise.all([users.close(), payment.close()]);
-    },
-  };
+  return peerDependencies('handmade', options, (origins, budget) => new Stack(origins, budget));
 }

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { ChargeOutcome, ChargeRequest, User, UserLookup } from '../dependencies.ts';
+import type { ChargeOutcome, ChargeRequest, Dependencies, User, UserLookup } from '../dependencies.ts';
+import { PAYMENT_BUDGET, USER_BUDGET, type Budget } from './budget.ts';
 
 /**
  * One HTTP exchange with its body read to the end, so that a retry library may drop it
@@ -160,4 +161,55 @@ export function reasonOf(error: unknown): string {
     return typeof code === 'string' ? `${code}: ${error.message}` : `${error.name}: ${error.message}`;
   }
   return String(error);
+}
+
+/** A peer's policies around undici for one dependency: one call at a time, and closing. @internal */
+export interface PeerStack {
+  call(call: Call): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/**
+ * The order service's dependencies through a peer: its stack for the user service (with the
+ * user budget) and for payment (with the payment budget, round-robin over the static
+ * endpoints), the calls and what their replies mean shared by every peer. A rejection that
+ * carries the last reply (`ServerError`) decides the outcome as that reply; any other is
+ * `unavailable` with its reason.
+ * @internal
+ * @example
+ * const deps = peerDependencies('cockatiel', options, (origins, budget) => new Stack(origins, budget));
+ */
+export function peerDependencies(
+  kind: Dependencies['kind'],
+  options: { userUrl: string; payment: string[] },
+  stack: (origins: string[], budget: Budget) => PeerStack,
+): Dependencies {
+  const users = stack([new URL(options.userUrl).origin], USER_BUDGET);
+  const payment = stack(
+    options.payment.map((hostPort) => `http://${hostPort}`),
+    PAYMENT_BUDGET,
+  );
+  return {
+    kind,
+    async user(id) {
+      try {
+        return toUserLookup(await users.call(userCall(options.userUrl, id)));
+      } catch (error) {
+        if (error instanceof ServerError) return toUserLookup(error.reply);
+        return { kind: 'unavailable', reason: reasonOf(error) };
+      }
+    },
+    async charge(request) {
+      try {
+        return toChargeOutcome(await payment.call(chargeCall(request)));
+      } catch (error) {
+        if (error instanceof ServerError) return toChargeOutcome(error.reply);
+        return { kind: 'unavailable', reason: reasonOf(error) };
+      }
+    },
+    snapshot: () => ({}),
+    async close() {
+      await Promise.all([users.close(), payment.close()]);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { Agent, RetryAgent } from 'undici';
 import type { Dependencies } from '../dependencies.ts';
-import { PAYMENT_BUDGET, USER_BUDGET, type Budget } from './budget.ts';
-import { chargeCall, exchange, reasonOf, toChargeOutcome, toUserLookup, userCall, type Call, type Reply } from './reply.ts';
+import type { Budget } from './budget.ts';
+import { exchange, peerDependencies, type Call, type Reply } from './reply.ts';
 
 /** RetryAgent's documented default `errorCodes` (undici docs, RetryAgent / RetryHandler). */
 const DEFAULT_ERROR_CODES = ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET'];
@@ -83,27 +83,5 @@ class Stack {
  * await dependencies.close();
  */
 export function retryAgentDependencies(options: { userUrl: string; payment: string[] }): Dependencies {
-  const users = new Stack([new URL(options.userUrl).origin], USER_BUDGET);
-  const payment = new Stack(options.payment.map((hostPort) => `http://${hostPort}`), PAYMENT_BUDGET);
-  return {
-    kind: 'retry-agent',
-    async user(id) {
-      try {
-        return toUserLookup(await users.call(userCall(options.userUrl, id)));
-      } catch (error) {
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    async charge(request) {
-      try {
-        return toChargeOutcome(await payment.call(chargeCall(request)));
-      } catch (error) {
-        return { kind: 'unavailable', reason: reasonOf(error) };
-      }
-    },
-    snapshot: () => ({}),
-    async close() {
-      await Promise.all([users.close(), payment.close()]);
-    },
-  };
+  return peerDependencies('retry-agent', options, (origins, budget) => new Stack(origins, budget));
 }
