@@ -45,6 +45,8 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
   /** The breaker ticket; -1 once the outcome is reported (or when the attempt goes around the breaker). */
   #ticket = -1;
   #open = false;
+  /** The attempt is a half-open breaker's probe (known only with a throttle, the one that needs it). */
+  #probe = false;
   #startedAt = 0;
 
   constructor(settings: CallSettings, throttle: AdaptiveThrottle | undefined, call: CallState, upstream: Dispatcher.DispatchHandler) {
@@ -72,10 +74,13 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
       const endpoint = pool.pick(call.failedOn);
       if (endpoint === undefined) return this.#refuse(pool.unavailableError());
       const ticket = pool.begin(endpoint);
-      // A probe of a half-open endpoint is the breaker's own measured test: never throttled.
-      if (throttle !== undefined && !endpoint.probing && !throttle.tryAcquire()) {
-        pool.cancelled(endpoint, ticket);
-        return this.#refuse(throttle.rejection());
+      if (throttle !== undefined) {
+        // A probe of a half-open endpoint is the breaker's own measured test: never throttled.
+        this.#probe = endpoint.probing;
+        if (!this.#probe && !throttle.tryAcquire()) {
+          pool.cancelled(endpoint, ticket);
+          return this.#refuse(throttle.rejection());
+        }
       }
       call.endpoint = this.#endpoint = endpoint;
       this.#ticket = ticket;
@@ -92,9 +97,12 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
           return this.#refuse(error instanceof Error ? error : new Error(String(error)));
         }
       }
-      if (throttle !== undefined && (breaker === undefined || breaker.state !== 'half-open') && !throttle.tryAcquire()) {
-        breaker?.cancel(ticket);
-        return this.#refuse(throttle.rejection());
+      if (throttle !== undefined) {
+        this.#probe = breaker !== undefined && breaker.state === 'half-open';
+        if (!this.#probe && !throttle.tryAcquire()) {
+          breaker?.cancel(ticket);
+          return this.#refuse(throttle.rejection());
+        }
       }
       this.#ticket = ticket;
       this.#breaker = breaker;
@@ -152,10 +160,9 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     if (pool !== undefined && endpoint !== undefined) {
       if (cancelled) pool.cancelled(endpoint, ticket);
       else if (failure === undefined) {
-        const probe = endpoint.probing;
         pool.succeeded(endpoint, ticket, elapsed);
         // Its probes closed the breaker: the outage is over, and the throttle forgets it.
-        if (probe && !endpoint.probing && !endpoint.failing) this.#throttle?.reset();
+        if (this.#probe && !endpoint.probing && !endpoint.failing) this.#throttle!.reset();
       } else {
         const wasEjected = endpoint.ejected;
         pool.failed(endpoint, ticket, elapsed, failure);
@@ -167,9 +174,8 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     if (breaker === undefined) return;
     if (cancelled) breaker.cancel(ticket);
     else if (failure === undefined) {
-      const before: string = breaker.state;
       breaker.success(ticket, elapsed);
-      if (before === 'half-open' && breaker.state === 'closed') this.#throttle?.reset();
+      if (this.#probe && breaker.state === 'closed') this.#throttle!.reset();
     } else breaker.failure(ticket, elapsed, failure);
   }
 }
