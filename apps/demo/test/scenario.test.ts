@@ -58,6 +58,15 @@ describe('demo scenario all --short', () => {
     expect(run('lost-response', 'naive').ledger.duplicateCharges).toBeGreaterThan(0);
   });
 
+  it('measures the time until the pending backlog is charged: from the clear, 0 pending by the end or null', () => {
+    for (const r of report.results) {
+      const at = r.backlogChargedMs;
+      if (at === null) expect(r.pendingAfterSettle, `${r.scenario} · ${r.mode}`).toBeGreaterThan(0);
+      else expect(at, `${r.scenario} · ${r.mode}`).toBeGreaterThanOrEqual(0);
+      if (r.pendingAfterSettle === 0) expect(at, `${r.scenario} · ${r.mode}`).not.toBeNull();
+    }
+  });
+
   it('counts what payment received: at least one charge request per order paid', () => {
     for (const r of report.results) {
       expect(r.chargeRequests, `${r.scenario} · ${r.mode}`).toBeGreaterThanOrEqual(r.byStatus['paid'] ?? 0);

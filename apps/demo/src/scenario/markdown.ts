@@ -1,4 +1,4 @@
-import { cellOf, ROWS, type MetricRow } from './rows.ts';
+import { cellOf, measured, ROWS, type MetricRow } from './rows.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { find, findAll } from './table.ts';
 import { DEFAULT_MODES, type Mode, type RunResult, type ScenarioName, type ScenarioReport } from './types.ts';
@@ -6,21 +6,21 @@ import { whyWorse } from './why.ts';
 
 /** Both single runs completed, and Lifeline's is worse beyond noise. */
 function single(row: MetricRow, other: RunResult, lifeline: RunResult): boolean {
-  return other.error === undefined && lifeline.error === undefined && worse(row, other, lifeline);
+  return measured(row, other) && measured(row, lifeline) && worse(row, other, lifeline);
 }
 
 /** Repeated runs: Lifeline's range lies wholly on the worse side of the other client's, and its median is worse beyond noise. */
 function apart(row: MetricRow, others: readonly RunResult[], lifelines: readonly RunResult[]): boolean {
   if (row.better === undefined) return false;
   const worst = row.better === 'higher' ? -Infinity : Infinity;
-  const values = (runs: readonly RunResult[]): number[] => runs.filter((r) => r.error === undefined).map((r) => row.value(r) ?? worst);
+  const values = (runs: readonly RunResult[]): number[] => runs.filter((r) => measured(row, r)).map((r) => row.value(r) ?? worst);
   const o = values(others);
   const l = values(lifelines);
   if (o.length === 0 || l.length === 0) return false;
   const separated = row.better === 'higher' ? Math.max(...l) < Math.min(...o) : Math.min(...l) > Math.max(...o);
   if (!separated) return false;
   const medianRun = (runs: readonly RunResult[], target: number): RunResult =>
-    runs.filter((r) => r.error === undefined).reduce((best, r) => (Math.abs((row.value(r) ?? worst) - target) < Math.abs((row.value(best) ?? worst) - target) ? r : best));
+    runs.filter((r) => measured(row, r)).reduce((best, r) => (Math.abs((row.value(r) ?? worst) - target) < Math.abs((row.value(best) ?? worst) - target) ? r : best));
   return worse(row, medianRun(others, median(o)), medianRun(lifelines, median(l)));
 }
 
@@ -34,7 +34,7 @@ function median(values: readonly number[]): number {
 function worse(row: MetricRow, naive: RunResult, lifeline: RunResult): boolean {
   const n = row.value(naive);
   const l = row.value(lifeline);
-  if (row.key === 'recovery') {
+  if (row.key === 'recovery' || row.key === 'backlog') {
     if (l === undefined) return n !== undefined;
     return n !== undefined && l - n > 1_000;
   }
@@ -69,7 +69,7 @@ function goodput(run: RunResult): [number, number, number] {
 }
 
 const NOISE =
-  'Differences within noise are not listed: 1 point of a rate, 5 % (at least 50 ms) of a p99, 0.05× of amplification, 1 s of recovery time.';
+  'Differences within noise are not listed: 1 point of a rate, 5 % (at least 50 ms) of a p99, 0.05× of amplification, 1 s of recovery time or of the time until the backlog is charged.';
 
 /**
  * The report as Markdown: how it was measured, what each figure means, and per scenario a

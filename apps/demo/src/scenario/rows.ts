@@ -14,6 +14,13 @@ export interface MetricRow {
   short(value: number | undefined): string;
   /** Which way is better, when it is a matter of better. */
   better?: 'higher' | 'lower';
+  /** Whether the run carries the figure at all (reports from before the row was added lack it: "–"); absent: always. */
+  present?(run: RunResult): boolean;
+}
+
+/** The run completed and carries the row's figure. */
+export function measured(row: MetricRow, run: RunResult): boolean {
+  return run.error === undefined && (row.present?.(run) ?? true);
 }
 
 const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)} %`);
@@ -97,6 +104,17 @@ export const ROWS: readonly MetricRow[] = [
     better: 'lower',
   },
   {
+    key: 'backlog',
+    label: 'time until the pending backlog is charged',
+    explain: (p) =>
+      `ms from the fault being cleared to the answer of the first poll of the order counts (GET /orders every 500 ms from the clear on, through the recovery and the settle wait) that read 0 orders pending_payment: the orders the fault left pending charged by the outbox, and no new order of the recovery traffic pending at that moment either (they keep arriving and may be pending briefly); a few ms when nothing was pending at the first poll; "not within the settle wait" when no poll read 0 before the outbox's ${p.settleMaxMs / 1000} s after the traffic stopped ran out`,
+    value: (r) => r.backlogChargedMs ?? undefined,
+    format: (r) => (r.backlogChargedMs === undefined ? '–' : r.backlogChargedMs === null ? 'not within the settle wait' : `${r.backlogChargedMs} ms`),
+    short: (v) => (v === undefined ? 'not within the settle wait' : `${Math.round(v)} ms`),
+    better: 'lower',
+    present: (r) => r.backlogChargedMs !== undefined,
+  },
+  {
     key: 'pending',
     label: 'pending after the settle wait',
     explain: (p) => `orders still pending_payment once the outbox had up to ${p.settleMaxMs / 1000} s after the traffic stopped (how long it took is in scenarios.json)`,
@@ -120,6 +138,7 @@ export const ROWS: readonly MetricRow[] = [
 export function cell(row: MetricRow, run: RunResult | undefined): string {
   if (run === undefined) return '–';
   if (run.error !== undefined) return 'error';
+  if (!measured(row, run)) return '–';
   return row.format(run);
 }
 
@@ -132,7 +151,7 @@ export interface Spread {
 
 /** The figure's spread over the runs that completed; undefined when none did. */
 export function spread(row: MetricRow, runs: readonly RunResult[]): Spread | undefined {
-  const done = runs.filter((r) => r.error === undefined);
+  const done = runs.filter((r) => measured(row, r));
   if (done.length === 0) return undefined;
   // A missing value (no recovery within the run) is the worst possible one.
   const worst = row.better === 'higher' ? -Infinity : Infinity;
@@ -148,7 +167,7 @@ export function cellOf(row: MetricRow, runs: readonly RunResult[]): string {
   const s = spread(row, runs);
   const failed = runs.filter((r) => r.error !== undefined).length;
   const errors = failed === 0 ? '' : `, ${failed} failed`;
-  if (s === undefined) return `error${errors}`;
+  if (s === undefined) return failed === runs.length ? `error${errors}` : `–${errors}`;
   const range = s.min === s.max ? '' : ` (${row.short(s.min)}–${row.short(s.max)})`;
   return `${row.short(s.median)}${range}${errors}`;
 }

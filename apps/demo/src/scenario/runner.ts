@@ -40,6 +40,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
   let trafficStopped: Promise<void> | undefined;
   const stopTraffic = (): Promise<void> => (trafficStopped ??= traffic?.stop() ?? Promise.resolve());
   let poller: NodeJS.Timeout | undefined;
+  let backlog: BacklogWatch | undefined;
   try {
     stack = await Stack.start({
       dataDir,
@@ -74,19 +75,25 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
     await scenario.clear(running, params);
     const clearedAt = Date.now();
     log(`fault cleared (${clearedAt - clearingAt} ms); recovery ${params.recoveryMs / 1000} s`);
+    // From here on the order counts are polled every 500 ms, through the recovery and the
+    // settle wait, for the first answer with nothing pending_payment (the backlog charged).
+    const watch = (backlog = new BacklogWatch(clearedAt));
+    void watch.watch(running, signal);
     await sleep(params.recoveryMs, undefined, { signal });
 
     const stoppedAt = Date.now();
     await stopTraffic();
     log(`traffic stopped after ${calls.length} calls (${Date.now() - stoppedAt} ms for the calls in flight); settling`);
+    await watch.stop();
 
-    let byStatus = await orderCounts(running);
+    let byStatus = watch.saw(await orderCounts(running));
     const settleUntil = Date.now() + params.settleMaxMs;
     while ((byStatus['pending_payment'] ?? 0) > 0 && Date.now() < settleUntil) {
       await sleep(500, undefined, { signal });
-      byStatus = await orderCounts(running);
+      byStatus = watch.saw(await orderCounts(running));
     }
     const settledAfterMs = Date.now() - stoppedAt;
+    if (watch.chargedMs !== undefined) log(`backlog charged ${(watch.chargedMs / 1000).toFixed(1)} s after the fault was cleared`);
     log(`${byStatus['pending_payment'] ?? 0} pending after ${(settledAfterMs / 1000).toFixed(1)} s; reading the ledger and checking the orders`);
     clearInterval(poller);
     await counter.poll();
@@ -118,6 +125,7 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
       byStatus,
       pendingAfterSettle: byStatus['pending_payment'] ?? 0,
       recoveryMs: recovery ?? null,
+      backlogChargedMs: watch.chargedMs ?? null,
       ordersChecked: acceptedIds.length,
       lostOrders: missing.length + unknown,
       series: series(calls, origin, stoppedAt),
@@ -126,10 +134,64 @@ export async function runScenario(scenario: Scenario, mode: Mode, params: Scenar
     };
   } finally {
     clearInterval(poller);
+    await backlog?.stop();
     await stopTraffic().catch(() => {});
     const stopping = Date.now();
     await stack?.stop();
     log(`stack stopped in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
     await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/**
+ * The first poll of the order counts at or after the fault was cleared that reads 0 orders
+ * pending_payment: `chargedMs` is ms from `clearedAt` to that poll's answer. Polled every
+ * 500 ms while the traffic runs (`watch`); the settle wait reports its own polls (`saw`).
+ */
+class BacklogWatch {
+  readonly #clearedAt: number;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  chargedMs: number | undefined;
+
+  constructor(clearedAt: number) {
+    this.#clearedAt = clearedAt;
+  }
+
+  /** Records the answer of a poll; gives the counts back. */
+  saw(byStatus: Record<string, number>): Record<string, number> {
+    if (this.chargedMs === undefined && (byStatus['pending_payment'] ?? 0) === 0) this.chargedMs = Date.now() - this.#clearedAt;
+    return byStatus;
+  }
+
+  /** Polls every 500 ms until the backlog is charged, `stop`, or the abort; never throws. */
+  watch(stack: Stack, signal: AbortSignal | undefined): Promise<void> {
+    this.#loop = (async () => {
+      while (!this.#stopped && this.chargedMs === undefined && signal?.aborted !== true) {
+        const next = Date.now() + 500;
+        try {
+          this.saw(await orderCounts(stack));
+        } catch {
+          // too busy to answer now: not a 0
+        }
+        if (this.#stopped || this.chargedMs !== undefined) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, next - Date.now()));
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    })();
+    return this.#loop;
+  }
+
+  /** Ends the polling; resolves once a poll in flight has answered (and been counted). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
   }
 }

@@ -100,6 +100,13 @@ export interface RunResult {
   pendingAfterSettle: number;
   /** Ms from the fault being cleared to the first 1 s span of calls ≥ 95 % paid at once; null: not within the run. */
   recoveryMs: number | null;
+  /**
+   * Ms from the fault being cleared to the answer of the first poll of the order counts (every
+   * 500 ms, from the clear through the recovery and the settle wait) that read 0 orders
+   * pending_payment; null: pending never reached 0 before the settle wait ended. Absent in
+   * reports from before it was measured.
+   */
+  backlogChargedMs?: number | null;
   /** Accepted calls (201/202) checked with GET /orders/:id, and how many of them the order service does not have. */
   ordersChecked: number;
   lostOrders: number;
