@@ -80,6 +80,9 @@ describe('demo scenario all --short', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).not.toMatch(/<script|href=|url\(/);
+    expect(svg).toContain('Paid at once during the fault');
+    // A bar for each client in each of the 6 columns of each scenario.
+    for (const mode of ['naive', 'lifeline']) expect(svg.match(new RegExp(`<title>[a-z-]+ · ${mode}: `, 'g')), mode).toHaveLength(6 * SCENARIO_NAMES.length);
     for (const name of SCENARIO_NAMES) {
       expect(svg).toContain(`>${name}<`);
       expect(md).toContain(`## ${name}`);
