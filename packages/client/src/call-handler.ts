@@ -3,9 +3,10 @@ import type { Endpoint } from '@lifeline/discovery';
 import { currentRequestContext, newRequestId, parentContext, readPriority, REQUEST_ID, REQUEST_PRIORITY, type RequestContext, type RequestWatcher } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type LifelineDispatchOptions, type StageOptions } from './call-settings.ts';
-import { readCallHeaders } from './call-headers.ts';
+import { IDEMPOTENCY_KEY, readCallHeaders } from './call-headers.ts';
 import { firstValue } from './header-value.ts';
 import { isIdempotentMethod } from './idempotency.ts';
+import { settleLostAnswers, type LostAnswer } from './lost-answer.ts';
 import { isReplayable, readBody, replayableLength } from './request-body.ts';
 import { StageHandler } from './stage-handler.ts';
 import { startCallTrace, type CallTrace } from './call-trace.ts';
@@ -49,6 +50,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
   readonly service: string;
   readonly deadline: Deadline;
   readonly idempotent: boolean;
+  readonly keyed: boolean;
   replayable: boolean;
   readonly attemptTimeout: number;
   readonly own: boolean;
@@ -66,6 +68,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
   sent = 0;
   endpoint: Endpoint | undefined = undefined;
   failedOn: Endpoint | Set<Endpoint> | undefined = undefined;
+  lostAnswers: LostAnswer[] | undefined = undefined;
   /** Called once when the call has its outcome. */
   onSettled: ((call: CallHandler) => void) | undefined;
   /** Links in the pipeline's list of calls in flight (intrusive: no per-call node or Set entry). */
@@ -111,6 +114,7 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       const headers = options.headers as Headers;
       const id = headers[REQUEST_ID];
       if (typeof id === 'string') requestId = id;
+      this.keyed = headers[IDEMPOTENCY_KEY] !== undefined;
       if (!this.replayable) contentLength = firstValue(headers['content-length']);
       const ownPriority = headers[REQUEST_PRIORITY];
       if (ownPriority !== undefined) {
@@ -125,7 +129,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
       // Reading `signal` of a watchable request would make the AbortController watching avoids.
       this.callerSignal = inbound === undefined || inbound.watch !== undefined ? undefined : inbound.signal;
       const found = readCallHeaders(options.headers); // one pass, read at once
-      this.idempotent = found.idempotencyKey !== undefined || isIdempotentMethod(options.method);
+      this.keyed = found.idempotencyKey !== undefined;
+      this.idempotent = this.keyed || isIdempotentMethod(options.method);
       requestId = found.requestId;
       contentLength = found.contentLength;
       if (found.priority !== undefined) {
@@ -316,6 +321,8 @@ export class CallHandler extends StageHandler implements CallState, TimerTask, R
 
   #settle(): void {
     this.#state = DONE;
+    // Attempts whose answer was lost and that no replayed answer showed done: failures.
+    if (this.lostAnswers !== undefined) settleLostAnswers(this, false);
     this.#settings.timer.cancel(this);
     this.#unlink();
     this.onSettled?.(this);

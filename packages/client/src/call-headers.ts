@@ -2,7 +2,8 @@ import { REQUEST_ID, REQUEST_PRIORITY } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import { firstValue, isHeaderName } from './header-value.ts';
 
-const IDEMPOTENCY_KEY = 'idempotency-key';
+/** @internal */
+export const IDEMPOTENCY_KEY = 'idempotency-key';
 const CONTENT_LENGTH = 'content-length';
 // Four different lengths: a name's length says which of the four it can be.
 const REQUEST_ID_LENGTH = REQUEST_ID.length;

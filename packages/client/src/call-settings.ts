@@ -6,6 +6,7 @@ import type { RetryPolicy } from '@lifeline/retry';
 import type { RequestContext } from '@lifeline/trace';
 import type { Dispatcher } from 'undici';
 import type { CallTrace } from './call-trace.ts';
+import type { LostAnswer } from './lost-answer.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** What every call of a pipeline runs on, resolved once at construction. @internal */
@@ -69,6 +70,8 @@ export interface CallState {
   readonly deadline: Deadline;
   /** Whether the method (or an Idempotency-Key) makes repeating the call safe. */
   readonly idempotent: boolean;
+  /** The call carries an Idempotency-Key: a retry may be answered with the stored response. */
+  readonly keyed: boolean;
   /** Whether the body can be sent again (set once a fetch body has been read into memory). */
   readonly replayable: boolean;
   /** The limit on one attempt, ms. */
@@ -93,6 +96,8 @@ export interface CallState {
   /** With discovery: the endpoint of the last attempt, and those the call failed on before it. */
   endpoint: Endpoint | undefined;
   failedOn: Endpoint | Set<Endpoint> | undefined;
+  /** Keyed attempts whose answer may have been lost, not counted until the call shows what they were (the route stage writes, the call stage ends). */
+  lostAnswers: LostAnswer[] | undefined;
 }
 
 /** undici's dispatch options as they travel below the call stage. @internal */

@@ -45,6 +45,8 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
   replayable = true;
   remainingMs = Infinity;
   previousDelayMs = 0;
+  /** The route stage holds this attempt's outcome (a keyed call's answer may have been lost): the budget hears of it later. */
+  outcomeUnknown = false;
 
   readonly #settings: CallSettings;
   readonly #options: StageOptions;
@@ -92,6 +94,7 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     this.status = status;
     this.headers = headers;
     this.error = undefined;
+    this.outcomeUnknown = false;
     const answer = this.#decide();
     if (!answer.retry) {
       this.#state = COMMITTED;
@@ -141,6 +144,8 @@ export class RetryHandler extends StageHandler implements RetryInput, TimerTask 
     this.status = 0;
     this.headers = undefined;
     this.error = error;
+    const lost = this.#call.lostAnswers;
+    this.outcomeUnknown = lost !== undefined && lost[lost.length - 1]!.attempt === this.attempt;
     const answer = this.#decide();
     if (answer.retry) return this.#wait(answer.delayMs);
     this.#state = DONE;

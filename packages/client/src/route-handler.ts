@@ -4,6 +4,7 @@ import type { Endpoint } from '@lifeline/discovery';
 import type { Dispatcher } from 'undici';
 import { CALL, type CallSettings, type CallState, type StageOptions } from './call-settings.ts';
 import { refusedChannel, type RefusedMessage } from './diagnostics.ts';
+import { isReplayed, LostAnswer, mayBeLostAnswer, settleLostAnswers } from './lost-answer.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -117,6 +118,8 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers, statusText?: string): void {
+    // An earlier attempt's answer was lost: a replayed answer shows its work was done.
+    if (this.#open && this.#call.lostAnswers !== undefined) settleLostAnswers(this.#call, isReplayed(headers));
     this.#outcome(status, undefined);
     this.#upstream.onResponseStart?.(controller, status, headers, statusText);
   }
@@ -144,16 +147,29 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
     this.#upstream.onResponseError?.(null as unknown as Dispatcher.DispatchController, error);
   }
 
+  #hold(error: unknown, elapsed: number): void {
+    const call = this.#call;
+    const pool = this.#settings.pool;
+    const endpoint = this.#endpoint;
+    const target = pool !== undefined && endpoint !== undefined ? { pool, endpoint } : { breaker: this.#breaker };
+    const lost = new LostAnswer(this.#settings, this.#throttle, target, this.#ticket, elapsed, error, call.attempt);
+    if (call.lostAnswers === undefined) call.lostAnswers = [lost];
+    else call.lostAnswers.push(lost);
+  }
+
   #outcome(status: number, error: unknown): void {
     if (!this.#open) return;
     this.#open = false;
     const settings = this.#settings;
     const elapsed = settings.clock.now() - this.#startedAt;
     // An abandoned attempt, or one never sent (a header undici refused), says nothing about the dependency.
+    const call = this.#call;
     const cancelled =
-      error !== undefined && (isLifelineError(error, 'ABORTED') || isLifelineError(error, 'INVALID_HEADER') || error === this.#call.abortReason);
+      error !== undefined && (isLifelineError(error, 'ABORTED') || isLifelineError(error, 'INVALID_HEADER') || error === call.abortReason);
+    // A keyed attempt whose connection closed with no answer: held until the call shows what it was.
+    if (!cancelled && call.keyed && mayBeLostAnswer(error)) return this.#hold(error, elapsed);
     if (!cancelled) this.#throttle?.record(error === undefined && status !== 429 && status !== 502 && status !== 503 && status !== 504);
-    const failure = error ?? (status < 500 ? undefined : withoutStack(() => new HttpStatusError(status, {}, '', { service: this.#call.service })));
+    const failure = error ?? (status < 500 ? undefined : withoutStack(() => new HttpStatusError(status, {}, '', { service: call.service })));
     const ticket = this.#ticket;
     const endpoint = this.#endpoint;
     const pool = settings.pool;
@@ -166,7 +182,7 @@ export class RouteHandler implements Dispatcher.DispatchHandler {
       } else {
         const wasEjected = endpoint.ejected;
         pool.failed(endpoint, ticket, elapsed, failure);
-        if (!wasEjected && endpoint.ejected) settings.telemetry.ejected(this.#call.trace.span, endpoint.origin);
+        if (!wasEjected && endpoint.ejected) settings.telemetry.ejected(call.trace.span, endpoint.origin);
       }
       return;
     }

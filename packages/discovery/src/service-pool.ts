@@ -203,6 +203,22 @@ export class ServicePool {
     if (ticket !== -1) endpoint.breaker.failure(ticket, latencyMs, error);
   }
 
+  /**
+   * The attempt's answer was lost on the way back (the connection closed after the request
+   * was sent), and a retry of the keyed call was answered with the stored response
+   * (`idempotent-replayed`): the endpoint did the work. Its breaker counts a success — the
+   * endpoint is not failing, its answers are being lost — and the balancer a failure's
+   * latency penalty, for the attempt there cost the call a retry: of two endpoints, the one
+   * losing answers still loses the comparison.
+   */
+  answerLost(endpoint: Endpoint, ticket: number, latencyMs: number): void {
+    endpoint.inFlight--;
+    const now = this.#settings.clock.now();
+    this.#filter.record(now);
+    endpoint.penalize(latencyMs, now, this.#settings.failurePenaltyMs);
+    if (ticket !== -1) endpoint.breaker.success(ticket, latencyMs);
+  }
+
   /** The caller gave up on the attempt: it says nothing about the endpoint. */
   cancelled(endpoint: Endpoint, ticket: number): void {
     endpoint.inFlight--;

@@ -55,6 +55,15 @@ export interface RetryInput {
   previousDelayMs?: number | undefined;
   /** The caller has given up (its signal aborted): no retry, whatever the failure. */
   aborted?: boolean | undefined;
+  /**
+   * Whether the attempt's outcome is not known yet: a keyed call whose connection closed
+   * with no answer, after the request was sent — the dependency may have done the work and
+   * the answer been lost on the way back. decide() still decides, but does not report the
+   * failure to the budget: the caller reports the outcome once it is known
+   * ({@link RetryPolicy.recordSuccess} when a retry's replayed answer shows the work was
+   * done, {@link RetryPolicy.recordFailure} otherwise). Default false.
+   */
+  outcomeUnknown?: boolean | undefined;
 }
 
 /**

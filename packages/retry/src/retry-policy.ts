@@ -154,6 +154,18 @@ export class RetryPolicy implements Policy {
   }
 
   /**
+   * Reports an attempt that failed without passing through {@link decide}, or one decide()
+   * was shown with `outcomeUnknown` that turned out a failure: it drains the budget as a
+   * failure decide() saw would have.
+   *
+   * @example
+   * policy.recordFailure(); // the answer lost on the way back was never shown to be a success
+   */
+  recordFailure(): void {
+    this.budget?.recordFailure();
+  }
+
+  /**
    * Decides, synchronously, what follows one failed attempt: retry after `delayMs`, or stop
    * and why. Nothing is awaited, nothing is scheduled: the caller waits (on a shared coarse
    * timer, say) and makes the next attempt. The rules, in order:
@@ -260,7 +272,7 @@ export class RetryPolicy implements Policy {
       // retry (a reset, a timeout) says the dependency is failing, one it would not (a bug
       // in the caller's code) says nothing about it and must not drain the budget.
       const retryable = this.#shouldRetry(error, attempt);
-      if (retryable) budget?.recordFailure();
+      if (retryable && input.outcomeUnknown !== true) budget?.recordFailure();
       if (input.replayable === false || (!idempotent && !nothingSent(error)) || !retryable) {
         return this.#giveUp(into, 'not-retryable', input, serverWait);
       }
