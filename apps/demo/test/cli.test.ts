@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FULL, runScenarioCommand, SCENARIO_NAMES, SHORT, terminalTable, writesCommitted, type RunResult } from '../src/scenario/index.ts';
 import { cellOf, ROWS } from '../src/scenario/rows.ts';
+import { whyWorse } from '../src/scenario/why.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const demoDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith('lifeline-demo-'));
@@ -66,5 +68,59 @@ describe('repeated runs in the tables', () => {
     expect(cellOf(recovery, [run(300), run(100), run(200)])).toBe('200 ms (100 ms–300 ms)');
     expect(cellOf(recovery, [run(100), run(null), run(200)])).toBe('200 ms (100 ms–not within the run)');
     expect(cellOf(recovery, [run(120)])).toBe('120 ms');
+  });
+});
+
+describe('demo scenario --render', () => {
+  const committed = fileURLToPath(new URL('../results/scenarios.json', import.meta.url));
+
+  it('writes scenarios.md and .svg again from a scenarios.json, with the reasons the code has now, and runs nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-render-'));
+    try {
+      copyFileSync(committed, join(dir, 'scenarios.json'));
+      const logs: string[] = [];
+      const original = console.log;
+      console.log = (line: string) => void logs.push(line);
+      try {
+        expect(await runScenarioCommand(['--render', join(dir, 'scenarios.json')])).toBe(0);
+      } finally {
+        console.log = original;
+      }
+      const md = readFileSync(join(dir, 'scenarios.md'), 'utf8');
+      expect(md).toMatch(/^# Failure scenarios/);
+      expect(md).toContain('Measured by `pnpm demo scenario all');
+      expect(readFileSync(join(dir, 'scenarios.svg'), 'utf8')).toMatch(/^<svg/);
+      // Every loss the committed run shows has its reason on file.
+      expect(md).not.toContain('no explanation on file');
+      expect(logs).toEqual([`wrote ${join(dir, 'scenarios.md')} and scenarios.svg from ${join(dir, 'scenarios.json')}`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file that is not a report, and a scenario given with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-render-'));
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => void errors.push(line);
+    try {
+      writeFileSync(join(dir, 'x.json'), '{"date":"today"}');
+      expect(await runScenarioCommand(['--render', join(dir, 'x.json')])).toBe(2);
+      expect(await runScenarioCommand(['cascade', '--render', join(dir, 'x.json')])).toBe(2);
+    } finally {
+      console.error = original;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(errors[0]).toMatch(/--render .*x\.json: not a scenarios\.json \(no results or scenarios in it\)/);
+    expect(errors[1]).toMatch(/--render runs nothing: no scenario with it, got cascade/);
+  });
+});
+
+describe('the reasons for a loss', () => {
+  it('are looked up by scenario, figure and client, then scenario and figure, then figure', () => {
+    expect(whyWorse('cascade', 'paidFault', 'naive')).toMatch(/connection pool/);
+    expect(whyWorse('cascade', 'paidFault', 'retry-agent')).toMatch(/last 2 s of the fault/);
+    expect(whyWorse('dead-instance', 'recovery', 'cockatiel')).toMatch(/health check/);
+    expect(whyWorse('dead-instance', 'p99', 'naive')).toMatch(/no explanation on file/);
   });
 });

@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { scenarioMarkdown } from './markdown.ts';
@@ -26,6 +26,11 @@ export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|
   --repeat n  runs of every (scenario, client), 1–10 (default 1); above 1 the tables show the
               median and the range, and call a difference only when the ranges do not overlap
 
+  demo scenario --render <scenarios.json> [--out dir]
+              writes scenarios.md and scenarios.svg again from a run's scenarios.json (to its
+              directory, or --out): the figures as measured, the text and the reasons for a
+              loss as the code has them now; nothing is run
+
   Exit code: 0; 1 when a run failed, or an order was lost, or Lifeline charged an order twice;
   2 for a bad command line.`;
 
@@ -43,7 +48,13 @@ interface Command {
   repeat: number;
 }
 
-function parse(argv: string[]): Command | 'help' {
+/** `--render file`: the report of an earlier run, written again. */
+interface Render {
+  render: string;
+  out: string | undefined;
+}
+
+function parse(argv: string[]): Command | Render | 'help' {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -54,10 +65,15 @@ function parse(argv: string[]): Command | 'help' {
       rate: { type: 'string' },
       clients: { type: 'string' },
       repeat: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
+  if (values.render !== undefined) {
+    if (positionals.length > 0) throw new UsageError(`--render runs nothing: no scenario with it, got ${positionals.join(' ')}`);
+    return { render: values.render, out: values.out };
+  }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'which scenario?' : `one scenario at a time, got ${positionals.join(' ')}`);
   const name = positionals[0]!;
   if (name !== 'all' && !(SCENARIO_NAMES as readonly string[]).includes(name)) throw new UsageError(`unknown scenario ${JSON.stringify(name)}`);
@@ -187,6 +203,24 @@ export async function writeReport(report: ScenarioReport, dir: string): Promise<
   ]);
 }
 
+/** Writes scenarios.md and scenarios.svg again from a scenarios.json; 2 when the file is not a report. */
+async function renderReport(command: Render): Promise<number> {
+  const file = resolve(command.render);
+  let report: ScenarioReport;
+  try {
+    report = JSON.parse(await readFile(file, 'utf8')) as ScenarioReport;
+    if (!Array.isArray(report.results) || !Array.isArray(report.scenarios)) throw new Error('no results or scenarios in it');
+  } catch (error) {
+    console.error(`demo scenario: --render ${command.render}: not a scenarios.json (${error instanceof Error ? error.message : String(error)})`);
+    return 2;
+  }
+  const out = command.out === undefined ? dirname(file) : resolve(command.out);
+  await mkdir(out, { recursive: true });
+  await Promise.all([writeFile(join(out, 'scenarios.md'), scenarioMarkdown(report)), writeFile(join(out, 'scenarios.svg'), scenarioSvg(report))]);
+  console.log(`wrote ${join(out, 'scenarios.md')} and scenarios.svg from ${file}`);
+  return 0;
+}
+
 /**
  * Whether a run without `--out` replaces the committed results in apps/demo/results: only the
  * full run of every scenario at the default rate does. One scenario, `--short` or another
@@ -205,7 +239,7 @@ export function writesCommitted(scenarios: readonly ScenarioName[], params: Scen
  * process.exitCode = await runScenarioCommand(['all', '--short']);
  */
 export async function runScenarioCommand(argv: string[]): Promise<number> {
-  let command: Command | 'help';
+  let command: Command | Render | 'help';
   try {
     command = parse(argv);
   } catch (error) {
@@ -216,6 +250,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if ('render' in command) return renderReport(command);
   const { scenarios, params, modes, repeat } = command;
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted'));
