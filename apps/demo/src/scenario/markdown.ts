@@ -1,7 +1,7 @@
 import { cellOf, measured, ROWS, type MetricRow } from './rows.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { find, findAll } from './table.ts';
-import { DEFAULT_MODES, type Mode, type RunResult, type ScenarioName, type ScenarioReport } from './types.ts';
+import { DEFAULT_MODES, MODES, type Mode, type RunResult, type ScenarioName, type ScenarioReport } from './types.ts';
 import { whyWorse } from './why.ts';
 
 /** Both single runs completed, and Lifeline's is worse beyond noise. */
@@ -71,6 +71,17 @@ function goodput(run: RunResult): [number, number, number] {
 const NOISE =
   'Differences within noise are not listed: 1 point of a rate, 5 % (at least 50 ms) of a p99, 0.05× of amplification, 1 s of recovery time or of the time until the backlog is charged.';
 
+/** The command that made the report: the scenarios, and the profile, clients and repeats when not the defaults. */
+function commandLine(report: ScenarioReport): string {
+  const modes = modesOf(report);
+  const parts = [report.scenarios.length === SCENARIOS.length ? 'all' : report.scenarios.join(' ')];
+  if (report.params.profile === 'short') parts.push('--short');
+  if (modes.length === MODES.length) parts.push('--clients all');
+  else if (modes.join(',') !== DEFAULT_MODES.join(',')) parts.push(`--clients ${modes.join(',')}`);
+  if ((report.repeat ?? 1) > 1) parts.push(`--repeat ${report.repeat}`);
+  return parts.join(' ');
+}
+
 /**
  * The report as Markdown: how it was measured, what each figure means, and per scenario a
  * naive | lifeline table, with the reason next to every figure on which Lifeline does worse.
@@ -85,11 +96,11 @@ export function scenarioMarkdown(report: ScenarioReport): string {
   out.push(
     modesOf(report).length > 2 ? '# Failure scenarios: a naive client, the peers and Lifeline' : '# Failure scenarios: a naive client vs Lifeline',
     '',
-    `Measured by \`pnpm demo scenario ${report.scenarios.length === SCENARIOS.length ? 'all' : report.scenarios.join(' ')}${p.profile === 'short' ? ' --short' : ''}\` on ${report.date} ` +
+    `Measured by \`pnpm demo scenario ${commandLine(report)}\` on ${report.date} ` +
       `(${p.profile} run, ${Math.round(report.wallMs / 1000)} s in all). Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}/${m.arch}, ` +
       `Node ${m.node}, load average ${m.loadAverage.map((x) => x.toFixed(2)).join(' ')} at the start.`,
     '',
-    'Each scenario runs once per client of the order service (the columns, in that order), each time on a fresh stack with fresh data (user-1; payment-1 and payment-2 sharing one SQLite ledger and ' +
+    'Each scenario runs with each client of the order service (the columns, in that order), every run on a fresh stack with fresh data (user-1; payment-1 and payment-2 sharing one SQLite ledger and ' +
       'one Idempotency-Key store; order-1). The demo\'s caller sends ' +
       `POST /orders at ${p.rate} calls/s (Poisson arrivals) and gives up on a call after ${p.callerTimeoutMs / 1000} s: ` +
       `${p.warmupMs / 1000} s healthy, ${p.faultMs / 1000} s with the fault, ${p.recoveryMs / 1000} s after it is cleared. ` +
@@ -104,9 +115,10 @@ export function scenarioMarkdown(report: ScenarioReport): string {
       .map((mode) => `- **${mode}**: ${PEERS[mode]!}`),
     '- **lifeline**: `@lifeline/client` — a 2 s deadline per call with 600 ms per attempt (user: 1 s / 300 ms), retries inside a ' +
       'retry budget, a circuit breaker per endpoint, a bulkhead, both payment instances found through discovery with P2C and ' +
-      'outlier ejection, and the order\'s Idempotency-Key on every attempt.',
+      'outlier ejection, and the order\'s Idempotency-Key on every attempt; an answer lost after the work was done (a keyed retry answered ' +
+      'with the stored response shows it) does not count as a failure.',
     '',
-    'In both modes an order is written with its outbox entry before payment is called; when the charge does not go through, the ' +
+    'With every client an order is written with its outbox entry before payment is called; when the charge does not go through, the ' +
       'order is answered 202 `pending_payment` and the outbox worker charges it later, through the same client.',
     '',
     '## The figures',
@@ -178,7 +190,7 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
     for (const row of ROWS) {
       const lost = repeated ? apart(row, others, lifelines) : naive !== undefined && lifeline !== undefined && mode === 'naive' ? single(row, naive, lifeline) : others[0] !== undefined && lifeline !== undefined && single(row, others[0], lifeline);
       if (!lost) continue;
-      const reason = mode === 'naive' ? whyWorse(name, row.key) : 'no explanation on file yet; the per-second series in scenarios.json shows how it went.';
+      const reason = whyWorse(name, row.key, mode);
       const than = mode === 'naive' ? '' : ` than ${mode}`;
       notes.push(`Lifeline does worse${than} on **${row.label}** (${cellOf(row, lifelines)} vs ${cellOf(row, others)}): ${reason}`);
     }
