@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FULL, runScenarioCommand, SCENARIO_NAMES, SHORT, terminalTable, writesCommitted, type RunResult } from '../src/scenario/index.ts';
+import { parse } from '../src/scenario/command.ts';
+import { MODES } from '../src/scenario/types.ts';
 import { cellOf, ROWS } from '../src/scenario/rows.ts';
 import { whyWorse } from '../src/scenario/why.ts';
 
@@ -34,11 +36,21 @@ describe('pnpm demo', () => {
 });
 
 describe('demo scenario: where the results go without --out', () => {
-  it('to apps/demo/results only for the full run of every scenario at the default rate', () => {
-    expect(writesCommitted(SCENARIO_NAMES, FULL)).toBe(true);
-    expect(writesCommitted(['lost-response'], FULL)).toBe(false);
-    expect(writesCommitted(SCENARIO_NAMES, SHORT)).toBe(false);
-    expect(writesCommitted(SCENARIO_NAMES, { ...FULL, rate: 5 })).toBe(false);
+  it('to apps/demo/results only for the full run of every scenario at the default rate, with every client, 3 runs or more', () => {
+    expect(writesCommitted(SCENARIO_NAMES, FULL, MODES, 3)).toBe(true);
+    expect(writesCommitted(SCENARIO_NAMES, FULL, MODES, 5)).toBe(true);
+    expect(writesCommitted(['lost-response'], FULL, MODES, 3)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, SHORT, MODES, 3)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, { ...FULL, rate: 5 }, MODES, 3)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, FULL, ['naive', 'lifeline'], 3)).toBe(false);
+    expect(writesCommitted(SCENARIO_NAMES, FULL, MODES, 1)).toBe(false);
+  });
+
+  it('demo scenario all is that run by default: every client, 3 rounds; one scenario every client once; --short naive and Lifeline once', () => {
+    expect(parse(['all'])).toMatchObject({ modes: [...MODES], repeat: 3 });
+    expect(parse(['cascade'])).toMatchObject({ modes: [...MODES], repeat: 1 });
+    expect(parse(['all', '--short'])).toMatchObject({ modes: ['naive', 'lifeline'], repeat: 1 });
+    expect(parse(['all', '--clients', 'naive,lifeline', '--repeat', '2'])).toMatchObject({ modes: ['naive', 'lifeline'], repeat: 2 });
   });
 });
 

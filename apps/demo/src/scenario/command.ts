@@ -11,20 +11,20 @@ import { scenarioSvg } from './svg.ts';
 import { terminalTable } from './table.ts';
 import { DEFAULT_MODES, MODES, type Mode, type RunResult, type ScenarioName, type ScenarioParams, type ScenarioReport } from './types.ts';
 
-export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|')}> [--short] [--out dir] [--rate n] [--clients c,…]
+export const USAGE = `usage: demo scenario <${[...SCENARIO_NAMES, 'all'].join('|')}> [--short] [--out dir] [--rate n] [--clients c,…] [--repeat n]
 
-  Runs each scenario twice on a fresh stack — the order service with a naive client, then with
-  Lifeline — prints the figures side by side, and writes scenarios.md, scenarios.svg and
-  scenarios.json to the out dir.
+  Runs each scenario on a fresh stack with each client of the order service, prints the
+  figures side by side, and writes scenarios.md, scenarios.svg and scenarios.json to the out dir.
 
-  --short     the CI run: phases of a few seconds (default: the full run, a few minutes for all)
-  --out dir   where to write the results (default: apps/demo/results for the full run of all,
-              else a new temporary directory, printed)
+  --short     the CI run: phases of a few seconds (default: the full run)
+  --out dir   where to write the results (default: apps/demo/results for the full run of all
+              with every client, 3 runs or more; else a new temporary directory, printed)
   --rate n    order calls per second (default: ${FULL.rate}, --short ${SHORT.rate})
   --clients c the clients to compare, comma-separated, or all: ${MODES.join(', ')}
-              (default: ${DEFAULT_MODES.join(',')})
-  --repeat n  runs of every (scenario, client), 1–10 (default 1); above 1 the tables show the
-              median and the range, and call a difference only when the ranges do not overlap
+              (default: all; --short ${DEFAULT_MODES.join(',')})
+  --repeat n  runs of every (scenario, client), 1–10 (default: 3 for the full run of all, about
+              an hour; else 1); above 1 the tables show the median and the range, and call a
+              difference only when the ranges do not overlap
 
   demo scenario --render <scenarios.json> [--out dir]
               writes scenarios.md and scenarios.svg again from a run's scenarios.json (to its
@@ -54,7 +54,8 @@ interface Render {
   out: string | undefined;
 }
 
-function parse(argv: string[]): Command | Render | 'help' {
+/** @internal The command line as the runner reads it (exported for its tests). */
+export function parse(argv: string[]): Command | Render | 'help' {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -83,14 +84,15 @@ function parse(argv: string[]): Command | Render | 'help' {
     if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new UsageError(`--rate must be a number above 0 and at most 200, got ${JSON.stringify(values.rate)}`);
     params.rate = rate;
   }
-  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  const full = params.profile === 'full';
+  const repeat = values.repeat === undefined ? (full && name === 'all' ? FULL_REPEAT : 1) : Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) throw new UsageError(`--repeat must be an integer from 1 to 10, got ${JSON.stringify(values.repeat)}`);
-  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out, modes: parseClients(values.clients), repeat };
+  return { scenarios: name === 'all' ? [...SCENARIO_NAMES] : [name as ScenarioName], params, out: values.out, modes: parseClients(values.clients, full), repeat };
 }
 
-/** `--clients naive,lifeline` or `--clients all`: known names, no repeats, in the tables' order. */
-function parseClients(value: string | undefined): Mode[] {
-  if (value === undefined) return [...DEFAULT_MODES];
+/** `--clients naive,lifeline` or `--clients all`: known names, no repeats, in the tables' order; by default every client for a full run. */
+function parseClients(value: string | undefined, full: boolean): Mode[] {
+  if (value === undefined) return full ? [...MODES] : [...DEFAULT_MODES];
   if (value === 'all') return [...MODES];
   const names = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
   const unknown = names.filter((n) => !(MODES as readonly string[]).includes(n));
@@ -221,13 +223,23 @@ async function renderReport(command: Render): Promise<number> {
   return 0;
 }
 
+/** Runs of every (scenario, client) in the full run of all, and the fewest that may replace the committed results. */
+const FULL_REPEAT = 3;
+
 /**
  * Whether a run without `--out` replaces the committed results in apps/demo/results: only the
- * full run of every scenario at the default rate does. One scenario, `--short` or another
- * rate goes to a new temporary directory, so trying a scenario never dirties the tree.
+ * full run of every scenario at the default rate, with every client, 3 times or more — what
+ * `demo scenario all` does by default. One scenario, `--short`, another rate, fewer clients or
+ * fewer runs go to a new temporary directory, so trying a scenario never dirties the tree.
  */
-export function writesCommitted(scenarios: readonly ScenarioName[], params: ScenarioParams): boolean {
-  return params.profile === 'full' && params.rate === FULL.rate && SCENARIO_NAMES.every((name) => scenarios.includes(name));
+export function writesCommitted(scenarios: readonly ScenarioName[], params: ScenarioParams, modes: readonly Mode[] = MODES, repeat = FULL_REPEAT): boolean {
+  return (
+    params.profile === 'full' &&
+    params.rate === FULL.rate &&
+    SCENARIO_NAMES.every((name) => scenarios.includes(name)) &&
+    MODES.every((mode) => modes.includes(mode)) &&
+    repeat >= FULL_REPEAT
+  );
 }
 
 /**
@@ -256,7 +268,7 @@ export async function runScenarioCommand(argv: string[]): Promise<number> {
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
-    const out = command.out !== undefined ? resolve(command.out) : writesCommitted(scenarios, params) ? RESULTS_DIR : await mkdtemp(join(tmpdir(), 'lifeline-scenarios-'));
+    const out = command.out !== undefined ? resolve(command.out) : writesCommitted(scenarios, params, modes, repeat) ? RESULTS_DIR : await mkdtemp(join(tmpdir(), 'lifeline-scenarios-'));
     const runs = scenarios.length * modes.length * repeat;
     const each = params.warmupMs + params.faultMs + params.recoveryMs;
     console.log(`${runs} runs of ~${Math.round(each / 1000)} s of traffic each, plus start, settle and stop; results to ${out}`);
