@@ -54,17 +54,26 @@ async function pay(client: LifelineClient, key: string): Promise<string> {
   }
 }
 
+/** A client of the service `payment` on these two servers through discovery (no health checks), retrying at once. */
+async function paymentClient(...servers: Server[]): Promise<LifelineClient> {
+  const endpoints = [];
+  for (const server of servers) {
+    endpoints.push(await listen(server));
+    open.push(closeServer(server));
+  }
+  const discovery = new Discovery({ resolver: new StaticResolver({ services: { payment: endpoints } }), healthCheck: false });
+  open.push({ close: () => discovery.close() });
+  const client = createClient({ name: 'payment', service: 'payment', discovery, timeout: 2_000, throwOnHttpError: false, retry: { backoff: { next: () => 1 } } });
+  open.push(client);
+  return client;
+}
+
 describe('a keyed call whose answer is lost', () => {
   test('every first answer lost, every replay arrives: all paid, and neither breaker nor budget counts a failure', async () => {
     const store = new Set<string>();
     const a = keyedServer(store, (_n, replay) => !replay);
     const b = keyedServer(store, (_n, replay) => !replay);
-    const endpoints = [await listen(a.server), await listen(b.server)];
-    open.push(closeServer(a.server), closeServer(b.server));
-    const discovery = new Discovery({ resolver: new StaticResolver({ services: { payment: endpoints } }), healthCheck: false });
-    open.push({ close: () => discovery.close() });
-    const client = createClient({ name: 'payment', service: 'payment', discovery, timeout: 2_000, throwOnHttpError: false, retry: { backoff: { next: () => 1 } } });
-    open.push(client);
+    const client = await paymentClient(a.server, b.server);
 
     const outcomes: string[] = [];
     for (let i = 0; i < 30; i++) outcomes.push(await pay(client, `order-${i}`));
@@ -86,12 +95,7 @@ describe('a keyed call whose answer is lost', () => {
     // Loses the first request it gets and never replays: the retry elsewhere runs anew.
     const a = keyedServer(store, (n) => n === 1, false);
     const b = keyedServer(store, () => false, false);
-    const endpoints = [await listen(a.server), await listen(b.server)];
-    open.push(closeServer(a.server), closeServer(b.server));
-    const discovery = new Discovery({ resolver: new StaticResolver({ services: { payment: endpoints } }), healthCheck: false });
-    open.push({ close: () => discovery.close() });
-    const client = createClient({ name: 'payment', service: 'payment', discovery, timeout: 2_000, throwOnHttpError: false, retry: { backoff: { next: () => 1 } } });
-    open.push(client);
+    const client = await paymentClient(a.server, b.server);
 
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i++) outcomes.push(await pay(client, `order-${i}`));
