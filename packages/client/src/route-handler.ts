@@ -22,7 +22,9 @@ type Headers = Record<string, string | string[] | undefined>;
  * outages, the throttle overload). The outcome — at response headers (a
  * 5xx is a failure, slowness is judged by the time to headers) or at the failure before
  * them — goes back to the breaker and the balancer; an attempt the caller abandoned says
- * nothing about the dependency and is cancelled.
+ * nothing about the dependency and is cancelled. A keyed attempt whose connection closed with
+ * no answer is held instead ({@link LostAnswer}): the next response of the call says whether
+ * its work was done (a replayed answer), and the call's end makes any still held a failure.
  *
  * The throttle learns from every attempt that was sent and not cancelled (one refused by the
  * breaker or the pool was not sent, and says nothing of what the dependency accepts). It
