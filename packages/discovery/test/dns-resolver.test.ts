@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } 
 import { DnsResolver, type DnsResolverOptions } from '../src/dns-resolver.ts';
 import type { ResolverState } from '../src/instance.ts';
 import { startDnsmasq, type Dnsmasq, type DnsRecords } from './dnsmasq.ts';
+import { trackTimers } from './timers.ts';
 
 const RECORDS: DnsRecords = {
   ttl: 30,
@@ -82,28 +83,6 @@ function follow(dns: DnsResolver, service: string): { states: ResolverState[]; s
 const ids = (state: ResolverState): string[] => state.instances.map((instance) => instance.id).sort();
 /** The sockets open in the process. */
 const sockets = (): string[] => process.getActiveResourcesInfo().filter((r) => /UDP|TCP/.test(r)).sort();
-
-/** Counts timers set and not yet fired or cleared, ref'd or not (getActiveResourcesInfo sees only ref'd ones). */
-function trackTimers(): { pending: () => number; restore: () => void } {
-  const live = new Set<unknown>();
-  const { setTimeout: set, clearTimeout: clear } = globalThis;
-  globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const timer = set(() => {
-      live.delete(timer);
-      fn(...args);
-    }, ms);
-    live.add(timer);
-    return timer;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((timer: NodeJS.Timeout | undefined) => {
-    live.delete(timer);
-    clear(timer);
-  }) as typeof clearTimeout;
-  return {
-    pending: () => live.size,
-    restore: () => Object.assign(globalThis, { setTimeout: set, clearTimeout: clear }),
-  };
-}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('DnsResolver against dnsmasq: SRV', () => {

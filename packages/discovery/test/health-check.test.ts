@@ -2,6 +2,7 @@ import { createServer, get, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Discovery, type DiscoveryOptions, type Endpoint, type ServicePool, StaticResolver } from '../src/index.ts';
+import { trackTimers } from './timers.ts';
 
 // Real servers on 127.0.0.1, port 0, and real requests: a real route (`/work`) that fails while
 // told to, and a readiness route (`/health/ready`) answering what it is told to. Breaks are long
@@ -233,25 +234,3 @@ describe('Discovery.close() with health checks running', () => {
     expect(await eventually(() => sockets() <= before, 5_000)).toBe(true);
   });
 });
-
-/** Counts timers set and not yet fired or cleared, ref'd or not (getActiveResourcesInfo sees only ref'd ones). */
-function trackTimers(): { pending: () => number; restore: () => void } {
-  const live = new Set<unknown>();
-  const { setTimeout: set, clearTimeout: clear } = globalThis;
-  globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const timer = set(() => {
-      live.delete(timer);
-      fn(...args);
-    }, ms);
-    live.add(timer);
-    return timer;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((timer: NodeJS.Timeout | undefined) => {
-    live.delete(timer);
-    clear(timer);
-  }) as typeof clearTimeout;
-  return {
-    pending: () => live.size,
-    restore: () => Object.assign(globalThis, { setTimeout: set, clearTimeout: clear }),
-  };
-}

@@ -1,6 +1,6 @@
 import { cellOf, measured, ROWS, type MetricRow } from './rows.ts';
 import { SCENARIOS } from './scenarios.ts';
-import { find, findAll } from './table.ts';
+import { findAll } from './table.ts';
 import { DEFAULT_MODES, MODES, type Mode, type RunResult, type ScenarioName, type ScenarioReport } from './types.ts';
 import { whyWorse } from './why.ts';
 
@@ -31,8 +31,8 @@ function median(values: readonly number[]): number {
 }
 
 /** How much worse Lifeline must be before the report calls it worse: below this it is noise. */
-function worse(row: MetricRow, naive: RunResult, lifeline: RunResult): boolean {
-  const n = row.value(naive);
+function worse(row: MetricRow, other: RunResult, lifeline: RunResult): boolean {
+  const n = row.value(other);
   const l = row.value(lifeline);
   if (row.key === 'recovery' || row.key === 'backlog') {
     if (l === undefined) return n !== undefined;
@@ -153,8 +153,6 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
   const all = modes.map((mode) => findAll(report.results, name, mode));
   const runs = all.flat();
   const repeated = (report.repeat ?? 1) > 1;
-  const naive = find(report.results, name, 'naive');
-  const lifeline = find(report.results, name, 'lifeline');
   const out = [
     `## ${name}`,
     '',
@@ -188,7 +186,7 @@ function section(report: ScenarioReport, name: ScenarioName): string[] {
     if (mode === 'lifeline') return;
     const others = all[i]!;
     for (const row of ROWS) {
-      const lost = repeated ? apart(row, others, lifelines) : naive !== undefined && lifeline !== undefined && mode === 'naive' ? single(row, naive, lifeline) : others[0] !== undefined && lifeline !== undefined && single(row, others[0], lifeline);
+      const lost = repeated ? apart(row, others, lifelines) : others[0] !== undefined && lifelines[0] !== undefined && single(row, others[0], lifelines[0]);
       if (!lost) continue;
       const reason = whyWorse(name, row.key, mode);
       const than = mode === 'naive' ? '' : ` than ${mode}`;

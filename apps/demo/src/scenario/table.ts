@@ -1,11 +1,6 @@
 import { cellOf, ROWS } from './rows.ts';
 import { DEFAULT_MODES, type Mode, type RunResult, type ScenarioName } from './types.ts';
 
-/** The run of a scenario in a mode, if there is one (the first, when it was repeated). */
-export function find(results: readonly RunResult[], scenario: ScenarioName, mode: RunResult['mode']): RunResult | undefined {
-  return results.find((r) => r.scenario === scenario && r.mode === mode);
-}
-
 /** Every run of a scenario in a mode. */
 export function findAll(results: readonly RunResult[], scenario: ScenarioName, mode: RunResult['mode']): RunResult[] {
   return results.filter((r) => r.scenario === scenario && r.mode === mode);
